@@ -1,0 +1,82 @@
+"""loopml: the whole ML lifecycle in one package, closed as a loop.
+
+Tracking, as MLflow users know it::
+
+    import loopml
+
+    with loopml.start_run(experiment="churn", run_name="rf-baseline") as run:
+        loopml.log_params({"model": "rf", "n_estimators": 200})
+        for step, loss in enumerate(losses):
+            loopml.log_metric("loss", loss, step=step)
+"""
+
+from loopml.client import (
+    ActiveRun,
+    Client,
+    active_run,
+    end_run,
+    flush,
+    get_metric_history,
+    get_run,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_runs,
+    seed_everything,
+    set_experiment,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from loopml.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    LoopMLError,
+    NotFound,
+)
+from loopml.tracking import Experiment, Metric, Run, RunStatus, ViewType
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "AlreadyExists",
+    "Client",
+    "Conflict",
+    "Experiment",
+    "InvalidInput",
+    "LoopMLError",
+    "Metric",
+    "NotFound",
+    "Run",
+    "RunStatus",
+    "ViewType",
+    "__version__",
+    "active_run",
+    "end_run",
+    "flush",
+    "get_metric_history",
+    "get_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "seed_everything",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

@@ -1,0 +1,21 @@
+"""The ``loopml`` command line (Typer + rich); every command has ``--help`` and ``--json``."""
+
+from __future__ import annotations
+
+from loopml.cli._app import app
+from loopml.cli.db import db_app
+from loopml.cli.demo import demo_cmd
+from loopml.cli.experiments import experiments_app
+from loopml.cli.runs import runs_app
+
+__all__ = ["app", "main"]
+
+app.command("demo")(demo_cmd)
+app.add_typer(experiments_app, name="experiments")
+app.add_typer(runs_app, name="runs")
+app.add_typer(db_app, name="db")
+
+
+def main() -> None:
+    """Entry point of the ``loopml`` console script."""
+    app()

@@ -1,0 +1,58 @@
+"""The Python client: ``Client`` (explicit run ids) and the module-level fluent API."""
+
+from loopml.client._client import Client
+from loopml.client._fluent import (
+    ActiveRun,
+    active_run,
+    end_run,
+    flush,
+    get_client,
+    get_metric_history,
+    get_run,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_runs,
+    set_client,
+    set_experiment,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from loopml.client._seed import current_seed, seed_everything
+from loopml.client._writer import MetricWriter
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "MetricWriter",
+    "active_run",
+    "current_seed",
+    "end_run",
+    "flush",
+    "get_client",
+    "get_metric_history",
+    "get_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "seed_everything",
+    "set_client",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

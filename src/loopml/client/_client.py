@@ -1,0 +1,367 @@
+"""``Client``: the explicit, run-id-based API (what ``MlflowClient`` is to MLflow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.client._writer import MetricWriter
+from loopml.config import Settings, load_settings
+from loopml.errors import InvalidInput, NotFound
+from loopml.tracking import (
+    DEFAULT_EXPERIMENT_ID,
+    ArtifactInfo,
+    Experiment,
+    Metric,
+    Run,
+    RunInfo,
+    RunsPage,
+    RunStatus,
+    TrackingService,
+    ViewType,
+    check_key,
+    check_step,
+    check_timestamp,
+    metric_value,
+)
+from loopml.tracking._validation import _valid_keys as _VALID_KEYS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Client"]
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class Client:
+    """Talks to the tracking store: embedded (default) or a ``loopml server`` (issue 3).
+
+    Args:
+        settings: explicit settings; by default read from ``LOOPML_*`` now.
+
+    Example::
+
+        client = loopml.Client()
+        run = client.create_run(client.create_experiment("churn"))
+        client.log_metric(run.info.run_id, "auc", 0.91, step=3)
+        client.set_terminated(run.info.run_id)
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._service: TrackingService | None = None
+        self._writer: MetricWriter | None = None
+        self._writable: set[str] = set()
+        self._async = self.settings.async_logging
+
+    # -- plumbing ------------------------------------------------------------------------
+    @property
+    def service(self) -> TrackingService:
+        """The tracking service behind this client (opened and migrated on first use)."""
+        if self._service is None:
+            if self.settings.is_remote:
+                raise InvalidInput(
+                    f"LOOPML_TRACKING_URI={self.settings.tracking_uri} names a server; the "
+                    "remote transport arrives with `loopml server`. Unset it to use the "
+                    "embedded store."
+                )
+            self._service = TrackingService.from_settings(self.settings)
+        return self._service
+
+    @property
+    def writer(self) -> MetricWriter:
+        """The background metric writer."""
+        if self._writer is None:
+            runs = self.service.runs
+
+            def sink(run_id: str, metrics: list[Metric]) -> None:
+                runs.log_batch(run_id, metrics=metrics, validated=True)
+
+            self._writer = MetricWriter(sink, interval=self.settings.flush_interval)
+        return self._writer
+
+    def flush(self) -> None:
+        """Make every queued metric durable; raise any error met while writing them."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    # -- experiments ---------------------------------------------------------------------
+    def create_experiment(
+        self,
+        name: str,
+        *,
+        artifact_location: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create an experiment; returns its id."""
+        return self.service.experiments.create(name, artifact_location=artifact_location, tags=tags)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id."""
+        return self.service.experiments.get(experiment_id)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with this name, or None."""
+        try:
+            return self.service.experiments.get_by_name(name)
+        except NotFound:
+            return None
+
+    def search_experiments(
+        self,
+        *,
+        view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+        name_like: str | None = None,
+        max_results: int = 1000,
+    ) -> list[Experiment]:
+        """Experiments, oldest first; ``name_like`` is a SQL LIKE pattern."""
+        return self.service.experiments.search(
+            view_type=ViewType(str(view_type).upper()), name_like=name_like, max_results=max_results
+        )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete an experiment."""
+        self.service.experiments.delete(experiment_id)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Undo :meth:`delete_experiment`."""
+        self.service.experiments.restore(experiment_id)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an experiment."""
+        self.service.experiments.rename(experiment_id, new_name)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        """Set a tag on an experiment."""
+        self.service.experiments.set_tag(experiment_id, key, value)
+
+    # -- runs ----------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str = DEFAULT_EXPERIMENT_ID,
+        *,
+        run_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        start_time: int | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Start a RUNNING run."""
+        run = self.service.runs.create(
+            experiment_id,
+            run_name=run_name,
+            tags=tags,
+            start_time=start_time,
+            user_id=(tags or {}).get("mlflow.user", ""),
+            parent_run_id=parent_run_id,
+        )
+        self._writable.add(run.info.run_id)
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        """A run with its latest metrics, params and tags (after flushing queued metrics)."""
+        self.flush()
+        return self.service.runs.get(run_id)
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | str | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+    ) -> RunInfo:
+        """Change a run's status, end time or name."""
+        return self.service.runs.update(run_id, status=status, end_time=end_time, run_name=name)
+
+    def set_terminated(
+        self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> RunInfo:
+        """End a run: flush its metrics, then set its final status."""
+        try:
+            self.flush()
+        finally:
+            self._writable.discard(run_id)
+            info = self.service.runs.update(run_id, status=status, end_time=end_time)
+        return info
+
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run."""
+        self._writable.discard(run_id)
+        self.service.runs.delete(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`."""
+        self.service.runs.restore(run_id)
+
+    # -- logging -------------------------------------------------------------------------
+    def _check_writable(self, run_id: str) -> None:
+        if run_id not in self._writable:
+            self.service.runs._check_writable_now(run_id)
+            self._writable.add(run_id)
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        step: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        """Log one point; returns as soon as it is queued (see the durability note)."""
+        # The hot path of every training loop: cheap type checks first, full checks on miss.
+        if key not in _VALID_KEYS:
+            check_key(key, "metric")
+        if type(value) is not float:
+            value = metric_value(key, value)
+        if step is None:
+            step = 0
+        elif type(step) is not int or not _INT64_MIN <= step <= _INT64_MAX:
+            step = check_step(step)
+        timestamp = time.time_ns() // 1_000_000 if timestamp is None else check_timestamp(timestamp)
+        if run_id not in self._writable:
+            self._check_writable(run_id)
+        if self._async:
+            (self._writer or self.writer).add(run_id, key, value, timestamp, step)
+        else:
+            self.service.runs.log_batch(
+                run_id, metrics=[Metric(key, value, timestamp, step)], validated=True
+            )
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log metrics, params and tags synchronously in one transaction."""
+        self.service.runs.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        """Log a param (immutable: the same value again is fine, another value is an error)."""
+        self.service.runs.log_batch(run_id, params={key: value})
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set (or overwrite) a run tag."""
+        self.service.runs.log_batch(run_id, tags={key: value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a run tag."""
+        self.service.runs.delete_tag(run_id, key)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, by step then time."""
+        self.flush()
+        return self.service.runs.metric_history(run_id, key)
+
+    # -- artifacts -----------------------------------------------------------------------
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> ArtifactInfo:
+        """Store a file under ``artifact_path`` (a directory inside the run)."""
+        return self.service.artifacts.log_file(run_id, local_path, artifact_path)
+
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[ArtifactInfo]:
+        """Store a directory tree under ``artifact_path``."""
+        return self.service.artifacts.log_dir(run_id, local_dir, artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> ArtifactInfo:
+        """Store ``text`` (UTF-8) as the artifact file ``artifact_file``."""
+        return self.service.artifacts.log_bytes(run_id, text.encode("utf-8"), artifact_file)
+
+    def log_dict(
+        self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str
+    ) -> ArtifactInfo:
+        """Store a dict as JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            text = yaml.safe_dump(dict(dictionary), sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2, default=str)
+        return self.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> ArtifactInfo:
+        """Store a matplotlib figure rendered in the format of ``artifact_file``'s extension."""
+        import io
+
+        try:
+            from matplotlib.figure import Figure
+        except ImportError as exc:  # pragma: no cover - matplotlib is optional
+            raise InvalidInput("log_figure needs matplotlib: pip install matplotlib") from exc
+        if not isinstance(figure, Figure):
+            raise InvalidInput(f"log_figure takes a matplotlib Figure, got {type(figure).__name__}")
+        fmt = Path(artifact_file).suffix.lstrip(".").lower() or "png"
+        buf = io.BytesIO()
+        figure.savefig(buf, format=fmt)
+        return self.service.artifacts.log_bytes(run_id, buf.getvalue(), artifact_file)
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
+        """Files and directories directly under ``path``."""
+        return self.service.artifacts.list(run_id, path)
+
+    def download_artifacts(
+        self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
+    ) -> Path:
+        """Copy artifacts to a local directory (verified); returns the local path."""
+        return self.service.artifacts.download(run_id, path, dst_path)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """One artifact file's bytes (verified)."""
+        return self.service.artifacts.read_bytes(run_id, path)
+
+    # -- search --------------------------------------------------------------------------
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        *,
+        run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> RunsPage:
+        """One page of runs matching ``filter_string`` (see :mod:`loopml.tracking` grammar)."""
+        self.flush()
+        return self.service.runs.search(
+            list(experiment_ids),
+            filter_string=filter_string,
+            view_type=run_view_type,
+            max_results=max_results,
+            order_by=order_by,
+            page_token=page_token,
+        )
+
+    def runs_to_frame(self, runs: Sequence[Run]) -> pd.DataFrame:
+        """Runs as a DataFrame with MLflow's columns (``metrics.*``, ``params.*``, ``tags.*``)."""
+        import pandas as pd
+
+        records = []
+        for run in runs:
+            info = run.info
+            record: dict[str, Any] = {
+                "run_id": info.run_id,
+                "experiment_id": info.experiment_id,
+                "status": info.status.value,
+                "artifact_uri": info.artifact_uri,
+                "start_time": info.start_time,
+                "end_time": info.end_time,
+            }
+            record.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
+            record.update({f"params.{k}": v for k, v in run.data.params.items()})
+            record.update({f"tags.{k}": v for k, v in run.data.tags.items()})
+            records.append(record)
+        base = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
+        frame = pd.DataFrame.from_records(records, columns=None if records else base)
+        for column in ("start_time", "end_time"):
+            frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
+        return frame

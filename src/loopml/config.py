@@ -1,0 +1,69 @@
+"""Typed settings, every one a ``LOOPML_*`` environment variable, read when asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """loopml's settings. Construct one (or call :func:`load_settings`) when an app or client
+    starts and pass it down; nothing reads the environment at import time.
+
+    Attributes:
+        home: where the embedded store lives (``LOOPML_HOME``, default ``./.loopml``).
+        db_url: SQLAlchemy URL of the metadata store (``LOOPML_DB_URL``); default
+            ``sqlite:///<home>/loopml.db``. PostgreSQL: ``postgresql+psycopg://user@host/db``.
+        artifacts: fsspec URL or directory of the artifact store (``LOOPML_ARTIFACTS``);
+            default ``<home>/artifacts``. S3: ``s3://bucket/prefix``.
+        tracking_uri: ``http(s)://host:port`` of a ``loopml server`` to talk to
+            (``LOOPML_TRACKING_URI``); unset means embedded (direct to the store).
+        async_logging: ``log_metric`` enqueues and returns; a background writer makes the
+            points durable (``LOOPML_ASYNC_LOGGING``, default true).
+        flush_interval: seconds the background writer waits for more points before it writes.
+        sqlite_synchronous: ``FULL`` (default: an acknowledged write survives power loss) or
+            ``NORMAL`` (faster; survives a crashed process but not a crashed machine).
+        s3_endpoint_url: endpoint of an S3-compatible store (``LOOPML_S3_ENDPOINT_URL``).
+        capture_environment: record git state, packages, command line on each run.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LOOPML_", extra="ignore")
+
+    home: Path = Field(default=Path(".loopml"))
+    db_url: str | None = None
+    artifacts: str | None = None
+    tracking_uri: str | None = None
+    async_logging: bool = True
+    flush_interval: float = Field(default=0.1, gt=0, le=60)
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    s3_endpoint_url: str | None = None
+    capture_environment: bool = True
+
+    def resolved_db_url(self) -> str:
+        """The metadata store URL, defaulting to SQLite under ``home``."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.home / 'loopml.db').resolve()}"
+
+    def resolved_artifacts(self) -> str:
+        """The artifact store location, defaulting to ``<home>/artifacts``."""
+        if self.artifacts:
+            return self.artifacts
+        return str((self.home / "artifacts").resolve())
+
+    @property
+    def is_remote(self) -> bool:
+        """True when a tracking server, not the local store, is the target."""
+        return bool(self.tracking_uri) and str(self.tracking_uri).startswith(
+            ("http://", "https://")
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment now, with explicit ``overrides`` winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,36 @@
+"""The metadata store: SQLAlchemy models, engines (SQLite WAL / PostgreSQL) and migrations."""
+
+from loopml.store._engine import Store, open_store, reset_stores
+from loopml.store._migrate import current_revision, head_revision, upgrade
+from loopml.store._models import (
+    Base,
+    ExperimentRow,
+    ExperimentTagRow,
+    LatestMetricRow,
+    MetricChunkRow,
+    ParamRow,
+    RunArtifactRow,
+    RunRow,
+    TagRow,
+)
+from loopml.store._upsert import insert_ignore, upsert
+
+__all__ = [
+    "Base",
+    "ExperimentRow",
+    "ExperimentTagRow",
+    "LatestMetricRow",
+    "MetricChunkRow",
+    "ParamRow",
+    "RunArtifactRow",
+    "RunRow",
+    "Store",
+    "TagRow",
+    "current_revision",
+    "head_revision",
+    "insert_ignore",
+    "open_store",
+    "reset_stores",
+    "upgrade",
+    "upsert",
+]

@@ -1,0 +1,50 @@
+"""Experiment tracking: experiments, runs, metrics, params, tags, artifacts and run search."""
+
+from loopml.tracking._capture import Environment, capture_environment
+from loopml.tracking._entities import (
+    ArtifactInfo,
+    Experiment,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunsPage,
+    RunStatus,
+    ViewType,
+)
+from loopml.tracking._experiments import DEFAULT_EXPERIMENT_ID
+from loopml.tracking._filter import parse_filter, parse_order_by
+from loopml.tracking._service import TrackingService, artifact_store_from_settings
+from loopml.tracking._validation import (
+    check_key,
+    check_param_value,
+    check_step,
+    check_tag_value,
+    check_timestamp,
+    metric_value,
+)
+
+__all__ = [
+    "DEFAULT_EXPERIMENT_ID",
+    "ArtifactInfo",
+    "Environment",
+    "Experiment",
+    "Metric",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunStatus",
+    "RunsPage",
+    "TrackingService",
+    "ViewType",
+    "artifact_store_from_settings",
+    "capture_environment",
+    "check_key",
+    "check_param_value",
+    "check_step",
+    "check_tag_value",
+    "check_timestamp",
+    "metric_value",
+    "parse_filter",
+    "parse_order_by",
+]

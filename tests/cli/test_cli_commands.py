@@ -1,0 +1,127 @@
+"""Every command: its --help has an example, --json is parseable, errors exit with codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import loopml
+from loopml.cli import app
+from loopml.client import Client, set_client
+
+Invoke = Any
+
+COMMANDS = [
+    ["demo"],
+    ["experiments", "list"],
+    ["experiments", "create"],
+    ["experiments", "delete"],
+    ["runs", "list"],
+    ["runs", "show"],
+    ["runs", "compare"],
+    ["runs", "delete"],
+    ["db", "upgrade"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_has_an_example_and_json(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output and "--json" in result.output
+
+
+def _seed_runs(home: Path) -> list[str]:
+    set_client(Client())
+    ids = []
+    for i, model in enumerate(["rf", "xgb", "rf"]):
+        with loopml.start_run(experiment="cli", run_name=f"run{i}") as run:
+            loopml.log_params({"model": model, "depth": i})
+            loopml.log_metric("auc", 0.8 + i / 10)
+            loopml.log_text("hi", "notes.txt")
+        ids.append(run.run_id)
+    set_client(None)
+    return ids
+
+
+def test_experiments(cli: Invoke) -> None:
+    created = cli("experiments", "create", "churn", "--tag", "team=growth", "--json", json_out=True)
+    assert created["name"] == "churn"
+    listed = cli("experiments", "list", "--json", json_out=True)
+    assert {e["name"]: e["run_count"] for e in listed} == {"Default": 0, "churn": 0}
+    assert next(e for e in listed if e["name"] == "churn")["tags"] == {"team": "growth"}
+    cli("experiments", "create", "churn", code=4)
+    cli("experiments", "create", "x", "--tag", "novalue", code=2)
+    cli("experiments", "delete", "churn", "--json", json_out=True)
+    assert [e["name"] for e in cli("experiments", "list", "--json", json_out=True)] == ["Default"]
+    assert "deleted" in cli("experiments", "list", "--all").output
+    cli("experiments", "delete", "nope", code=3)
+
+
+def test_runs_list_show_compare_delete(cli: Invoke, home: Path) -> None:
+    ids = _seed_runs(home)
+    listed = cli(
+        "runs",
+        "list",
+        "-e",
+        "cli",
+        "-f",
+        "metrics.auc > 0.85 or params.model = 'xgb'",
+        "-o",
+        "metrics.auc DESC",
+        "--json",
+        json_out=True,
+    )
+    assert [r["info"]["run_name"] for r in listed["runs"]] == ["run2", "run1"]
+    table = cli("runs", "list", "-e", "cli").output
+    assert "run0" in table and "FINISHED" in table
+    shown = cli("runs", "show", ids[0], "--json", json_out=True)
+    assert shown["data"]["params"] == {"model": "rf", "depth": "0"}
+    assert {a["path"] for a in shown["artifacts"]} >= {"notes.txt", "_loopml"}
+    assert "auc" in cli("runs", "show", ids[0]).output
+    compared = cli("runs", "compare", ids[0], ids[2], "--json", json_out=True)
+    assert compared["metric_deltas"]["auc"] == pytest.approx([0.0, 0.2])
+    assert compared["params_differ"] == ["depth"]
+    assert "+0.2" in cli("runs", "compare", ids[0], ids[2]).output
+    cli("runs", "compare", ids[0], code=2)
+    cli("runs", "delete", ids[1], "--json", json_out=True)
+    assert len(cli("runs", "list", "-e", "cli", "--json", json_out=True)["runs"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["runs", "show", "0" * 32], 3, "does not exist"),
+        (["runs", "list", "-e", "missing"], 3, "no experiment"),
+        (["runs", "list", "-f", "metrics.auc >"], 2, "column"),
+        (["runs", "list", "-f", "attributes.colour = 'x'"], 2, "unknown attribute"),
+        (["runs", "list", "--max-results", "0"], 2, "max_results"),
+    ],
+)
+def test_errors_exit_with_their_code(cli: Invoke, args: list[str], code: int, message: str) -> None:
+    result = cli(*args, code=code)
+    assert message in result.stderr
+
+
+def test_db_upgrade(cli: Invoke) -> None:
+    first = cli("db", "upgrade", "--json", json_out=True)
+    assert first["to"] == first["head"]
+    again = cli("db", "upgrade", "--json", json_out=True)
+    assert again["from"] == again["to"] == again["head"]
+    assert "up to date" in cli("db", "upgrade").output
+
+
+@pytest.mark.slow
+def test_demo(cli: Invoke) -> None:
+    out = cli("demo", "--json", json_out=True)
+    assert len(out["runs"]) == 5
+    aucs = [r["roc_auc"] for r in out["runs"]]
+    assert aucs == sorted(aucs, reverse=True) and all(a > 0.9 for a in aucs)
+    runs = cli("runs", "list", "-e", "loopml-demo", "--json", json_out=True)["runs"]
+    assert len(runs) == 5
+    gb = next(r for r in runs if r["info"]["run_name"] == "gradient_boosting")
+    assert "val_log_loss" in gb["data"]["metrics"]
+    assert gb["data"]["tags"]["loopml.seed"] == "42"
