@@ -46,6 +46,7 @@ class ArtifactStore:
         self.storage_options = dict(storage_options or {})
         self._fs: fsspec.AbstractFileSystem | None = None
         self._root = ""
+        self._known: set[str] = set()
 
     @property
     def fs(self) -> fsspec.AbstractFileSystem:
@@ -95,6 +96,7 @@ class ArtifactStore:
         return blob
 
     def _write(self, sha256: str, source: IO[bytes]) -> None:
+        self._known.discard(sha256)
         target = self.blob_path(sha256)
         try:
             if self.is_local:
@@ -106,14 +108,27 @@ class ArtifactStore:
                         out.write(chunk)
         except OSError as exc:
             raise Unavailable(f"could not write artifact blob {sha256[:12]}: {exc}") from exc
+        self._remember(sha256)
 
     # -- reading -------------------------------------------------------------------------
     def exists(self, sha256: str) -> bool:
         """True when the blob is stored."""
+        if sha256 in self._known:
+            return True
         try:
-            return bool(self.fs.exists(self.blob_path(sha256)))
+            found = bool(self.fs.exists(self.blob_path(sha256)))
         except OSError as exc:
             raise Unavailable(f"artifact store unreachable: {exc}") from exc
+        if found:
+            self._remember(sha256)
+        return found
+
+    def _remember(self, sha256: str) -> None:
+        # Blobs are immutable and only deleted through delete(): what this process has seen
+        # stored need not be asked for again (a run's environment files, logged per run).
+        if len(self._known) > 100_000:
+            self._known.clear()
+        self._known.add(sha256)
 
     def get_bytes(self, sha256: str) -> bytes:
         """The blob's content, verified against its sha256."""
@@ -157,6 +172,7 @@ class ArtifactStore:
     def delete(self, sha256: str) -> None:
         """Remove a blob (callers make sure no artifact row points at it any more)."""
         path = self.blob_path(sha256)
+        self._known.discard(sha256)
         if self.fs.exists(path):
             self.fs.rm(path)
 

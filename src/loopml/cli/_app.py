@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -17,7 +16,7 @@ __all__ = ["app", "new_app"]
 class _Group(TyperGroup):
     """Catches every :class:`LoopMLError` of every subcommand in one place."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context is private
         try:
             return super().invoke(ctx)
         except LoopMLError as error:

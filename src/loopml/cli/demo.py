@@ -135,7 +135,7 @@ def demo_cmd(
         order_by=["metrics.roc_auc DESC"],
         output_format="list",
     )
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "run_id": r.info.run_id,
             "model": r.data.params.get("model"),

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.client._writer import MetricWriter
 from loopml.config import Settings, load_settings
-from loopml.errors import InvalidInput, NotFound
+from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.tracking import (
     DEFAULT_EXPERIMENT_ID,
     ArtifactInfo,
     Experiment,
     Metric,
     Run,
+    RunBatch,
+    RunData,
     RunInfo,
     RunsPage,
     RunStatus,
@@ -26,9 +28,13 @@ from loopml.tracking import (
     check_key,
     check_step,
     check_timestamp,
+    final_status,
     metric_value,
+    new_run,
 )
+from loopml.tracking._experiments import parse_experiment_id
 from loopml.tracking._validation import _valid_keys as _VALID_KEYS
+from loopml.tracking._writes import validate_batch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +63,8 @@ class Client:
         self._service: TrackingService | None = None
         self._writer: MetricWriter | None = None
         self._writable: set[str] = set()
+        self._params: dict[str, dict[str, str]] = {}
+        self._experiments: dict[str, str] = {}
         self._async = self.settings.async_logging
 
     # -- plumbing ------------------------------------------------------------------------
@@ -75,12 +83,12 @@ class Client:
 
     @property
     def writer(self) -> MetricWriter:
-        """The background metric writer."""
+        """The background writer of metrics, params, tags and new runs."""
         if self._writer is None:
             runs = self.service.runs
 
-            def sink(run_id: str, metrics: list[Metric]) -> None:
-                runs.log_batch(run_id, metrics=metrics, validated=True)
+            def sink(run_id: str, batch: RunBatch) -> None:
+                runs.write(run_id, batch)
 
             self._writer = MetricWriter(sink, interval=self.settings.flush_interval)
         return self._writer
@@ -141,6 +149,18 @@ class Client:
         self.service.experiments.set_tag(experiment_id, key, value)
 
     # -- runs ----------------------------------------------------------------------------
+    def _experiment_location(self, experiment_id: str) -> str:
+        """The artifact location of an active experiment (checked once per client)."""
+        location = self._experiments.get(experiment_id)
+        if location is None:
+            experiment = self.service.experiments.get(experiment_id)
+            if experiment.lifecycle_stage != "active":
+                raise Conflict(
+                    f"experiment {experiment.name!r} is deleted; restore it before starting runs"
+                )
+            location = self._experiments[experiment_id] = experiment.artifact_location
+        return location
+
     def create_run(
         self,
         experiment_id: str = DEFAULT_EXPERIMENT_ID,
@@ -149,18 +169,46 @@ class Client:
         tags: Mapping[str, Any] | None = None,
         start_time: int | None = None,
         parent_run_id: str | None = None,
+        files: Mapping[str, bytes] | None = None,
     ) -> Run:
-        """Start a RUNNING run."""
-        run = self.service.runs.create(
-            experiment_id,
+        """Start a RUNNING run; ``files`` (artifact path -> bytes) are stored with it.
+
+        With asynchronous logging the run is written with its first batch (at the latest
+        when it ends or at the next flush), so a short run costs one transaction.
+        """
+        location = self._experiment_location(str(experiment_id))
+        if parent_run_id and parent_run_id not in self._writable:
+            self.flush()
+            self.service.runs.get_info(parent_run_id)
+        blobs = {path: self.service.blobs.put_bytes(data) for path, data in (files or {}).items()}
+        new = new_run(
+            parse_experiment_id(experiment_id),
             run_name=run_name,
             tags=tags,
             start_time=start_time,
-            user_id=(tags or {}).get("mlflow.user", ""),
+            user_id=str((tags or {}).get("mlflow.user", "")),
             parent_run_id=parent_run_id,
+            artifacts=blobs,
         )
-        self._writable.add(run.info.run_id)
-        return run
+        if self._async:
+            (self._writer or self.writer).add_op(new.run_id, "create", new)
+        else:
+            self.service.runs.write(new.run_id, RunBatch(create=new))
+        self._writable.add(new.run_id)
+        self._params[new.run_id] = {}
+        info = RunInfo(
+            run_id=new.run_id,
+            run_name=new.run_name,
+            experiment_id=str(experiment_id),
+            user_id=new.user_id,
+            status=RunStatus.RUNNING,
+            start_time=new.start_time,
+            end_time=None,
+            lifecycle_stage="active",
+            artifact_uri=f"{location}/{new.run_id}/artifacts",
+            parent_run_id=new.parent_run_id,
+        )
+        return Run(info=info, data=RunData(tags=dict(new.tags)))
 
     def get_run(self, run_id: str) -> Run:
         """A run with its latest metrics, params and tags (after flushing queued metrics)."""
@@ -176,32 +224,54 @@ class Client:
         name: str | None = None,
     ) -> RunInfo:
         """Change a run's status, end time or name."""
+        self.flush()  # the run may still be on its way to the store
         return self.service.runs.update(run_id, status=status, end_time=end_time, run_name=name)
 
     def set_terminated(
-        self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, end_time: int | None = None
-    ) -> RunInfo:
-        """End a run: flush its metrics, then set its final status."""
-        try:
-            self.flush()
-        finally:
-            self._writable.discard(run_id)
-            info = self.service.runs.update(run_id, status=status, end_time=end_time)
-        return info
+        self,
+        run_id: str,
+        status: RunStatus | str = RunStatus.FINISHED,
+        end_time: int | None = None,
+    ) -> None:
+        """End a run: its queued data and its final status are written in one transaction."""
+        finish_as = final_status(status, end_time)
+        self._writable.discard(run_id)
+        self._params.pop(run_id, None)
+        runs = self.service.runs
+
+        def finish(batch: RunBatch) -> None:
+            batch.finish = finish_as
+            try:
+                runs.write(run_id, batch)
+            except InvalidInput:
+                if not batch.params:
+                    raise
+                # A param clashed with one logged elsewhere: end the run with everything
+                # else, then report the clash.
+                runs.write(run_id, batch.without_params())
+                raise
+
+        if self._writer is None:
+            finish(RunBatch())
+        else:
+            self._writer.flush(finish={run_id: finish})
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run."""
         self._writable.discard(run_id)
+        self.flush()  # the run may still be on its way to the store
         self.service.runs.delete(run_id)
 
     def restore_run(self, run_id: str) -> None:
         """Undo :meth:`delete_run`."""
+        self.flush()  # the run may still be on its way to the store
         self.service.runs.restore(run_id)
 
     # -- logging -------------------------------------------------------------------------
     def _check_writable(self, run_id: str) -> None:
         if run_id not in self._writable:
-            self.service.runs._check_writable_now(run_id)
+            self.flush()
+            self.service.runs.check_writable(run_id)
             self._writable.add(run_id)
 
     def log_metric(
@@ -228,9 +298,7 @@ class Client:
         if self._async:
             (self._writer or self.writer).add(run_id, key, value, timestamp, step)
         else:
-            self.service.runs.log_batch(
-                run_id, metrics=[Metric(key, value, timestamp, step)], validated=True
-            )
+            self.service.runs.write(run_id, RunBatch(metrics=[(key, value, timestamp, step)]))
 
     def log_batch(
         self,
@@ -240,20 +308,49 @@ class Client:
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> None:
-        """Log metrics, params and tags synchronously in one transaction."""
-        self.service.runs.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+        """Log metrics, params and tags together (queued like ``log_metric``)."""
+        checked, params_, tags_ = validate_batch(metrics, params or {}, tags or {})
+        if not self._async:
+            self.service.runs.write(run_id, RunBatch(metrics=checked, params=params_, tags=tags_))
+            return
+        self._check_writable(run_id)
+        if params_:
+            self._check_params(run_id, params_)
+        writer = self._writer or self.writer
+        for m in checked:
+            writer.add(run_id, *m)
+        if params_:
+            writer.add_op(run_id, "params", params_)
+        if tags_:
+            writer.add_op(run_id, "tags", tags_)
+
+    def _check_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        # Params are immutable: a clash with a value this client logged is reported at the
+        # call; one with a value logged elsewhere, when the batch is written.
+        known = self._params.setdefault(run_id, {})
+        for key, value in params.items():
+            old = known.get(key)
+            if old is not None and old != value:
+                raise InvalidInput(
+                    f"param {key!r} of run {run_id} is already {old!r} and cannot be changed "
+                    f"to {value!r}: params are immutable; log the new value under another key "
+                    "or start a new run",
+                    details={"key": key, "old_value": old, "new_value": value},
+                )
+        known.update(params)
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Log a param (immutable: the same value again is fine, another value is an error)."""
-        self.service.runs.log_batch(run_id, params={key: value})
+        self.log_batch(run_id, params={key: value})
         return value
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         """Set (or overwrite) a run tag."""
-        self.service.runs.log_batch(run_id, tags={key: value})
+        self.log_batch(run_id, tags={key: value})
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a run tag."""
+        self.flush()
         self.service.runs.delete_tag(run_id, key)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -266,16 +363,19 @@ class Client:
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
     ) -> ArtifactInfo:
         """Store a file under ``artifact_path`` (a directory inside the run)."""
+        self.flush()  # the run may still be on its way to the store
         return self.service.artifacts.log_file(run_id, local_path, artifact_path)
 
     def log_artifacts(
         self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
     ) -> list[ArtifactInfo]:
         """Store a directory tree under ``artifact_path``."""
+        self.flush()  # the run may still be on its way to the store
         return self.service.artifacts.log_dir(run_id, local_dir, artifact_path)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> ArtifactInfo:
         """Store ``text`` (UTF-8) as the artifact file ``artifact_file``."""
+        self.flush()  # the run may still be on its way to the store
         return self.service.artifacts.log_bytes(run_id, text.encode("utf-8"), artifact_file)
 
     def log_dict(
@@ -303,20 +403,24 @@ class Client:
         fmt = Path(artifact_file).suffix.lstrip(".").lower() or "png"
         buf = io.BytesIO()
         figure.savefig(buf, format=fmt)
+        self.flush()  # the run may still be on its way to the store
         return self.service.artifacts.log_bytes(run_id, buf.getvalue(), artifact_file)
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
         """Files and directories directly under ``path``."""
+        self.flush()  # the run may still be on its way to the store
         return self.service.artifacts.list(run_id, path)
 
     def download_artifacts(
         self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
     ) -> Path:
         """Copy artifacts to a local directory (verified); returns the local path."""
+        self.flush()  # the run may still be on its way to the store
         return self.service.artifacts.download(run_id, path, dst_path)
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
         """One artifact file's bytes (verified)."""
+        self.flush()  # the run may still be on its way to the store
         return self.service.artifacts.read_bytes(run_id, path)
 
     # -- search --------------------------------------------------------------------------
@@ -343,25 +447,41 @@ class Client:
 
     def runs_to_frame(self, runs: Sequence[Run]) -> pd.DataFrame:
         """Runs as a DataFrame with MLflow's columns (``metrics.*``, ``params.*``, ``tags.*``)."""
+        import numpy as np
         import pandas as pd
 
-        records = []
-        for run in runs:
-            info = run.info
-            record: dict[str, Any] = {
-                "run_id": info.run_id,
-                "experiment_id": info.experiment_id,
-                "status": info.status.value,
-                "artifact_uri": info.artifact_uri,
-                "start_time": info.start_time,
-                "end_time": info.end_time,
-            }
-            record.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
-            record.update({f"params.{k}": v for k, v in run.data.params.items()})
-            record.update({f"tags.{k}": v for k, v in run.data.tags.items()})
-            records.append(record)
-        base = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
-        frame = pd.DataFrame.from_records(records, columns=None if records else base)
-        for column in ("start_time", "end_time"):
-            frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
+        n = len(runs)
+        infos = [r.info for r in runs]
+        columns: dict[str, Any] = {
+            "run_id": np.array([i.run_id for i in infos], dtype=object),
+            "experiment_id": np.array([i.experiment_id for i in infos], dtype=object),
+            "status": np.array([i.status.value for i in infos], dtype=object),
+            "artifact_uri": np.array([i.artifact_uri for i in infos], dtype=object),
+            "start_time": pd.to_datetime(
+                np.array([i.start_time for i in infos], dtype="int64"), unit="ms", utc=True
+            ),
+            "end_time": pd.to_datetime(
+                np.array([np.nan if i.end_time is None else i.end_time for i in infos]),
+                unit="ms",
+                utc=True,
+            ),
+        }
+        # Column by column into typed arrays: metrics float64 (NaN where a run lacks the
+        # key), params and tags strings (None where absent), as MLflow returns them.
+        for prefix in ("metrics", "params", "tags"):
+            extra: dict[str, list[Any]] = {}
+            for i, run in enumerate(runs):
+                for key, value in getattr(run.data, prefix).items():
+                    column = extra.get(key)
+                    if column is None:
+                        column = extra[key] = [None] * n
+                    column[i] = value
+            for key in sorted(extra):
+                values = extra[key]
+                columns[f"{prefix}.{key}"] = (
+                    np.array(values, dtype=float)  # None becomes NaN
+                    if prefix == "metrics"
+                    else np.array(values, dtype=object)
+                )
+        frame = pd.DataFrame(columns, copy=False)
         return frame

@@ -177,6 +177,15 @@ def _at_exit() -> None:
 
 
 def _on_sigterm(signum: int, _frame: object) -> None:
+    writer = _client._writer if _client is not None else None
+    if writer is not None and writer.draining_in_this_thread():
+        # The signal interrupted a write in this very thread: let it complete first.
+        writer.call_after_drain(lambda: _terminate(signum))
+        return
+    _terminate(signum)
+
+
+def _terminate(signum: int) -> None:
     _end_all(RunStatus.KILLED)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
@@ -193,6 +202,7 @@ def set_experiment(
     """Make an experiment the default for new runs, creating it (by name) if needed."""
     global _experiment_id
     client = get_client()
+    experiment: Experiment | None
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     elif experiment_name:
@@ -285,10 +295,8 @@ def start_run(
                 run_name=run_name,
                 tags=all_tags,
                 parent_run_id=parent,
+                files=env.files if env is not None else None,
             )
-            if env is not None:
-                for path, content in env.files.items():
-                    client.service.artifacts.log_bytes(run.info.run_id, content, path)
         active = ActiveRun(run, client)
         _stack.append(active)
         return active

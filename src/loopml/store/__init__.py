@@ -13,7 +13,7 @@ from loopml.store._models import (
     RunRow,
     TagRow,
 )
-from loopml.store._upsert import insert_ignore, upsert
+from loopml.store._upsert import insert_ignore, insert_rows, upsert
 
 __all__ = [
     "Base",
@@ -29,6 +29,7 @@ __all__ = [
     "current_revision",
     "head_revision",
     "insert_ignore",
+    "insert_rows",
     "open_store",
     "reset_stores",
     "upgrade",

@@ -69,6 +69,11 @@ class RunRow(Base):
     lifecycle_stage: Mapped[str] = mapped_column(String(32), default="active")
     artifact_uri: Mapped[str] = mapped_column(Text, default="")
     parent_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A snapshot of the run's params, tags and latest metrics as JSON, kept in step with
+    # their tables by every write: reading 1,000 runs is then 1,000 rows, not 30,000.
+    params_json: Mapped[str] = mapped_column(Text, default="{}")
+    tags_json: Mapped[str] = mapped_column(Text, default="{}")
+    metrics_json: Mapped[str] = mapped_column(Text, default="{}")
 
     __table_args__ = (
         Index("ix_runs_experiment_start", "experiment_id", "start_time"),

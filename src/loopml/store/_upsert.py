@@ -47,3 +47,33 @@ def insert_ignore(conn: Connection, model: Any, rows: Sequence[dict[str, Any]]) 
     """Insert ``rows``, skipping any that clash with an existing key."""
     if rows:
         conn.execute(_insert(conn, model).on_conflict_do_nothing(), list(rows))
+
+
+_INSERT_SQL: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+
+def insert_rows(
+    conn: Connection, model: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert positional ``rows`` through the driver's executemany.
+
+    The statement text is derived from the model's table and cached per dialect. On the hot
+    path of run logging this is about twice as fast as a Core ``insert()`` with dicts,
+    because no per-row parameter processing happens in Python.
+    """
+    if not rows:
+        return
+    table = model.__table__
+    key = (conn.dialect.name, table.name, tuple(columns))
+    sql = _INSERT_SQL.get(key)
+    if sql is None:
+        for column in columns:
+            table.c[column]
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        preparer = conn.dialect.identifier_preparer
+        sql = _INSERT_SQL[key] = (
+            f"INSERT INTO {preparer.format_table(table)} "
+            f"({', '.join(preparer.quote(c) for c in columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))})"
+        )
+    conn.exec_driver_sql(sql, list(rows))

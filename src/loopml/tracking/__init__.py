@@ -14,6 +14,7 @@ from loopml.tracking._entities import (
 )
 from loopml.tracking._experiments import DEFAULT_EXPERIMENT_ID
 from loopml.tracking._filter import parse_filter, parse_order_by
+from loopml.tracking._runs import final_status
 from loopml.tracking._service import TrackingService, artifact_store_from_settings
 from loopml.tracking._validation import (
     check_key,
@@ -23,6 +24,7 @@ from loopml.tracking._validation import (
     check_timestamp,
     metric_value,
 )
+from loopml.tracking._writes import NewRun, RunBatch, new_run
 
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
@@ -30,7 +32,9 @@ __all__ = [
     "Environment",
     "Experiment",
     "Metric",
+    "NewRun",
     "Run",
+    "RunBatch",
     "RunData",
     "RunInfo",
     "RunStatus",
@@ -44,7 +48,9 @@ __all__ = [
     "check_step",
     "check_tag_value",
     "check_timestamp",
+    "final_status",
     "metric_value",
+    "new_run",
     "parse_filter",
     "parse_order_by",
 ]

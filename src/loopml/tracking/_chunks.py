@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,6 +13,7 @@ from loopml.tracking._entities import Metric
 
 __all__ = ["chunk_rows", "decode_chunks"]
 
+_BIG_ENDIAN = sys.byteorder == "big"
 _I8 = np.dtype("<i8")
 _F8 = np.dtype("<f8")
 
@@ -21,7 +24,7 @@ def chunk_rows(
     """One ``metric_chunks`` row per key, and one ``latest_metrics`` row per key.
 
     The latest point is the one with the highest step, then the latest timestamp, then the
-    last logged (a stable sort keeps the logging order among equals).
+    last logged.
     """
     groups: dict[str, list[Metric]] = {}
     for m in metrics:
@@ -33,22 +36,33 @@ def chunk_rows(
     chunks: list[dict[str, Any]] = []
     latest: list[dict[str, Any]] = []
     for key, points in groups.items():
-        _, values, timestamps, steps = zip(*points, strict=True)
-        step_arr = np.array(steps, dtype=_I8)
-        ts_arr = np.array(timestamps, dtype=_I8)
-        value_arr = np.array(values, dtype=_F8)
+        values = [p[1] for p in points]
+        timestamps = [p[2] for p in points]
+        steps = [p[3] for p in points]
+        # array.array packs small and large lists alike at C speed, without numpy's
+        # per-call overhead (a run usually logs a handful of points per key per batch).
+        step_arr = array("q", steps)
+        if _BIG_ENDIAN:
+            raise NotImplementedError("metric chunks are little-endian")  # pragma: no cover
+        data = step_arr.tobytes() + array("q", timestamps).tobytes() + array("d", values).tobytes()
         chunks.append(
             {
                 "run_id": run_id,
                 "key": key,
                 "count": len(points),
-                "step_min": int(step_arr.min()),
-                "step_max": int(step_arr.max()),
-                "data": step_arr.tobytes() + ts_arr.tobytes() + value_arr.tobytes(),
+                "step_min": min(steps),
+                "step_max": max(steps),
+                "data": data,
             }
         )
-        last = int(np.lexsort((ts_arr, step_arr))[-1]) if len(points) > 1 else 0
-        value = float(value_arr[last])
+        # max() keeps the first maximum: scan in reverse so that among equal (step, time)
+        # the last logged point wins.
+        if len(points) > 256:
+            order = np.lexsort((np.asarray(timestamps), np.asarray(steps)))  # stable
+            last = int(order[-1])
+        else:
+            last = max(range(len(points) - 1, -1, -1), key=lambda i: (steps[i], timestamps[i]))
+        value = values[last]
         nan = value != value
         latest.append(
             {
@@ -56,8 +70,8 @@ def chunk_rows(
                 "key": key,
                 "value": 0.0 if nan else value,
                 "is_nan": nan,
-                "step": int(step_arr[last]),
-                "timestamp": int(ts_arr[last]),
+                "step": steps[last],
+                "timestamp": timestamps[last],
             }
         )
     return chunks, latest

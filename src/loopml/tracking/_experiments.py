@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import AlreadyExists, InvalidInput, NotFound, PayloadTooLarge
@@ -85,7 +85,7 @@ class Experiments:
         try:
             with self.store.write() as conn:
                 result = conn.execute(
-                    ExperimentRow.__table__.insert().values(
+                    insert(ExperimentRow).values(
                         name=name,
                         artifact_location=artifact_location or "",
                         lifecycle_stage="active",
@@ -96,7 +96,7 @@ class Experiments:
                 experiment_id = int(result.inserted_primary_key[0])  # type: ignore[index]
                 if tag_rows:
                     conn.execute(
-                        ExperimentTagRow.__table__.insert(),
+                        insert(ExperimentTagRow),
                         [{"experiment_id": experiment_id, **t} for t in tag_rows],
                     )
         except IntegrityError:

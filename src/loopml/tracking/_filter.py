@@ -30,8 +30,8 @@ clause: lhs COMPARATOR value            -> compare
       | lhs LIKE_OP value               -> compare
       | lhs IS NULL                     -> is_null
       | lhs IS NOT NULL                 -> is_not_null
-      | lhs IN tuple                    -> in_
-      | lhs NOT IN tuple                -> not_in
+      | lhs IN values                   -> in_
+      | lhs NOT IN values               -> not_in
 
 order: lhs DIRECTION?
 
@@ -40,7 +40,7 @@ lhs: IDENT                              -> plain
    | QUOTED                             -> quoted
 
 value: STRING | NUMBER
-tuple: "(" STRING ("," STRING)* ","? ")"
+values: "(" STRING ("," STRING)* ","? ")"
 
 OR.3: /or\b/i
 AND.3: /and\b/i
@@ -118,7 +118,7 @@ def _unquote(text: str) -> str:
 
 
 @v_args(inline=True)
-class _ToTree(Transformer):  # type: ignore[type-arg]
+class _ToTree(Transformer):
     def plain(self, ident: Token) -> tuple[Entity, str]:
         text = str(ident)
         prefix, dot, rest = text.partition(".")
@@ -144,7 +144,7 @@ class _ToTree(Transformer):  # type: ignore[type-arg]
             return float(token)
         return _unquote(str(token))
 
-    def tuple(self, *items: Token) -> tuple[str, ...]:
+    def values(self, *items: Token) -> tuple[str, ...]:
         return tuple(_unquote(str(t)) for t in items)
 
     def compare(self, lhs: tuple[Entity, str], op: Token, value: float | str) -> Clause:
@@ -223,6 +223,12 @@ def _parse(text: str, start: str, what: str) -> object:
         raise
 
 
+@lru_cache(maxsize=512)
+def _parse_cached(text: str, start: str, what: str) -> object:
+    # Parsed trees are immutable (frozen dataclasses and tuples): safe to share.
+    return _parse(text, start, what)
+
+
 def parse_filter(text: str | None) -> Clause | BoolOp | None:
     """Parse a filter string; ``None`` or blank means "no filter".
 
@@ -231,7 +237,7 @@ def parse_filter(text: str | None) -> Clause | BoolOp | None:
     """
     if text is None or not text.strip():
         return None
-    return _parse(text, "filter", "filter")  # type: ignore[return-value]
+    return _parse_cached(text, "filter", "filter")  # type: ignore[return-value]
 
 
 def parse_order_by(entries: list[str] | None) -> list[OrderKey]:
@@ -240,5 +246,5 @@ def parse_order_by(entries: list[str] | None) -> list[OrderKey]:
     for entry in entries or []:
         if not isinstance(entry, str) or not entry.strip():
             raise InvalidInput(f"order_by entry {entry!r} is empty")
-        keys.append(_parse(entry, "order", "order_by"))  # type: ignore[arg-type]
+        keys.append(_parse_cached(entry, "order", "order_by"))  # type: ignore[arg-type]
     return keys

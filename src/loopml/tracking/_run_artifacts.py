@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -13,6 +15,7 @@ from loopml.ids import now_ms
 from loopml.store import RunArtifactRow, Store, upsert
 from loopml.tracking._entities import ArtifactInfo
 from loopml.tracking._runs import Runs
+from loopml.tracking._writes import check_writable
 
 __all__ = ["RunArtifacts"]
 
@@ -32,7 +35,7 @@ class RunArtifacts:
     def _record(self, run_id: str, entries: list[tuple[str, Blob]]) -> list[ArtifactInfo]:
         now = now_ms()
         with self.store.write() as conn:
-            self.runs._check_writable(conn, run_id)
+            check_writable(conn, run_id)
             upsert(
                 conn,
                 RunArtifactRow,
@@ -60,7 +63,7 @@ class RunArtifacts:
             raise NotFound(f"no file at {path} to log as an artifact")
         base = normalize_artifact_path(artifact_path or "", allow_empty=True)
         target = f"{base}/{path.name}" if base else path.name
-        self.runs._check_writable_now(run_id)
+        self.runs.check_writable(run_id)
         return self._record(run_id, [(target, self.blobs.put_file(path))])[0]
 
     def log_dir(
@@ -71,7 +74,7 @@ class RunArtifacts:
         if not root.is_dir():
             raise NotFound(f"no directory at {root} to log as artifacts")
         base = normalize_artifact_path(artifact_path or "", allow_empty=True)
-        self.runs._check_writable_now(run_id)
+        self.runs.check_writable(run_id)
         entries = []
         for file in sorted(p for p in root.rglob("*") if p.is_file()):
             rel = file.relative_to(root).as_posix()
@@ -82,10 +85,10 @@ class RunArtifacts:
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> ArtifactInfo:
         """Store ``data`` at the artifact path ``artifact_file``."""
         target = normalize_artifact_path(artifact_file)
-        self.runs._check_writable_now(run_id)
+        self.runs.check_writable(run_id)
         return self._record(run_id, [(target, self.blobs.put_bytes(data))])[0]
 
-    def list(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
+    def list(self, run_id: str, path: str = "") -> builtins.list[ArtifactInfo]:
         """The files and directories directly under ``path`` (``""`` is the root)."""
         self.runs.get_info(run_id)
         base = normalize_artifact_path(path, allow_empty=True)
@@ -102,7 +105,7 @@ class RunArtifacts:
                 out[child] = ArtifactInfo(child, False, row.size, row.sha256)
         return list(out.values())
 
-    def _rows_all(self, run_id: str, base: str) -> list[RunArtifactRow]:
+    def _rows_all(self, run_id: str, base: str) -> builtins.list[Any]:
         with self.store.read() as conn:
             q = select(RunArtifactRow.path, RunArtifactRow.size, RunArtifactRow.sha256).where(
                 RunArtifactRow.run_id == run_id
@@ -112,7 +115,7 @@ class RunArtifacts:
                     (RunArtifactRow.path == base)
                     | RunArtifactRow.path.startswith(base + "/", autoescape=True)
                 )
-            return list(conn.execute(q.order_by(RunArtifactRow.path)))  # type: ignore[arg-type]
+            return builtins.list(conn.execute(q.order_by(RunArtifactRow.path)))
 
     def read_bytes(self, run_id: str, path: str) -> bytes:
         """The content of one artifact file, verified against its sha256."""
@@ -151,7 +154,7 @@ class RunArtifacts:
         if not base:
             raise InvalidInput("give the artifact path to delete; the root cannot be deleted")
         with self.store.write() as conn:
-            self.runs._check_writable(conn, run_id)
+            check_writable(conn, run_id)
             result = conn.execute(
                 delete(RunArtifactRow).where(
                     RunArtifactRow.run_id == run_id,

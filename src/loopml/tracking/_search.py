@@ -5,15 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     and_,
+    bindparam,
     case,
     exists,
     false,
+    func,
     not_,
     or_,
     select,
@@ -25,7 +30,7 @@ from loopml.store import LatestMetricRow, ParamRow, RunRow, TagRow
 from loopml.tracking._entities import ViewType
 from loopml.tracking._filter import BoolOp, Clause, OrderKey, parse_filter, parse_order_by
 
-__all__ = ["MAX_RESULTS", "decode_page_token", "encode_page_token", "search_run_ids_query"]
+__all__ = ["MAX_RESULTS", "decode_page_token", "encode_page_token", "search_runs_query"]
 
 MAX_RESULTS = 50_000
 
@@ -49,25 +54,25 @@ _NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">="}
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "=":
-        return column == value  # type: ignore[no-any-return]
+        return column == value
     if op == "!=":
-        return column != value  # type: ignore[no-any-return]
+        return column != value
     if op == "<":
-        return column < value  # type: ignore[no-any-return]
+        return column < value
     if op == "<=":
-        return column <= value  # type: ignore[no-any-return]
+        return column <= value
     if op == ">":
-        return column > value  # type: ignore[no-any-return]
+        return column > value
     if op == ">=":
-        return column >= value  # type: ignore[no-any-return]
+        return column >= value
     if op == "LIKE":
-        return column.like(value)  # type: ignore[no-any-return]
+        return column.like(value)
     if op == "ILIKE":
-        return column.ilike(value)  # type: ignore[no-any-return]
+        return column.ilike(value)
     if op == "IN":
-        return column.in_(value)  # type: ignore[no-any-return]
+        return column.in_(value)
     if op == "NOT IN":
-        return column.not_in(value)  # type: ignore[no-any-return]
+        return column.not_in(value)
     raise InvalidInput(f"unsupported comparator {op!r}")
 
 
@@ -134,7 +139,7 @@ def _order_columns(keys: list[OrderKey], stmt: Select[Any]) -> tuple[Select[Any]
         if k.entity == "metric":
             lm = aliased(LatestMetricRow, name=f"order_m{i}")
             stmt = stmt.outerjoin(lm, and_(lm.run_id == RunRow.run_id, lm.key == k.key))
-            value = case((lm.is_nan == false(), lm.value), else_=None)
+            value: Any = case((lm.is_nan == false(), lm.value), else_=None)
         elif k.entity in ("param", "tag"):
             row: Any = aliased(ParamRow if k.entity == "param" else TagRow, name=f"order_p{i}")
             stmt = stmt.outerjoin(row, and_(row.run_id == RunRow.run_id, row.key == k.key))
@@ -151,26 +156,62 @@ def _order_columns(keys: list[OrderKey], stmt: Select[Any]) -> tuple[Select[Any]
     return stmt, columns
 
 
-def search_run_ids_query(
+def search_runs_query(
     *,
     experiment_ids: list[int],
     filter_string: str | None,
     view_type: ViewType,
     order_by: list[str] | None,
-    offset: int,
-    limit: int,
+    columns: Sequence[Any] = (RunRow.run_id,),
 ) -> Select[Any]:
-    """The query that selects the ids of one page of matching runs, in order."""
+    """The query that selects ``columns`` of one page of matching runs, in order.
+
+    The page is given at execution: bind ``offset`` and ``limit``. The statement is cached
+    per search, so paging or repeating a search skips building it again.
+
+    Filtering and sorting happen on narrow rows (run id and sort keys); the page's wide
+    columns are joined afterwards by primary key, so the sorter never moves the runs'
+    data. ``row_number()`` carries the order across the join.
+    """
+    return _search_query(
+        tuple(experiment_ids),
+        filter_string or "",
+        view_type,
+        tuple(order_by or ()),
+        tuple(columns),
+    )
+
+
+@lru_cache(maxsize=256)
+def _search_query(
+    experiment_ids: tuple[int, ...],
+    filter_string: str,
+    view_type: ViewType,
+    order_by: tuple[str, ...],
+    columns: tuple[Any, ...],
+) -> Select[Any]:
     where = compile_filter(parse_filter(filter_string))
-    stmt = select(RunRow.run_id).where(RunRow.experiment_id.in_(experiment_ids))
+    stmt = select(RunRow.run_id.label("rid")).where(RunRow.experiment_id.in_(experiment_ids))
     if view_type == ViewType.ACTIVE_ONLY:
         stmt = stmt.where(RunRow.lifecycle_stage == "active")
     elif view_type == ViewType.DELETED_ONLY:
         stmt = stmt.where(RunRow.lifecycle_stage == "deleted")
     if where is not None:
         stmt = stmt.where(where)
-    stmt, columns = _order_columns(parse_order_by(order_by), stmt)
-    return stmt.order_by(*columns).offset(offset).limit(limit)
+    stmt, order = _order_columns(parse_order_by(list(order_by)), stmt)
+    page = (
+        stmt.add_columns(func.row_number().over(order_by=order).label("pos"))
+        .order_by(*order)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+        .subquery("page")
+    )
+    return (
+        select(*columns)
+        .select_from(RunRow)
+        .join(page, RunRow.run_id == page.c.rid)
+        .order_by(page.c.pos)
+    )
 
 
 def encode_page_token(offset: int) -> str:

@@ -33,7 +33,7 @@ _valid_keys: set[str] = set()
 def check_key(key: Any, kind: str) -> str:
     """Validate a metric/param/tag key: 1-250 characters of ``[A-Za-z0-9_-. /:]``, no ``..``."""
     if key in _valid_keys:  # hot path: the same keys are logged over and over
-        return key  # type: ignore[no-any-return]
+        return key
     if not isinstance(key, str):
         raise InvalidInput(f"{kind} key must be a string, got {type(key).__name__} {key!r}")
     if not key or not key.strip():

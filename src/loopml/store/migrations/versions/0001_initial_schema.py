@@ -59,6 +59,9 @@ def upgrade() -> None:
         sa.Column("lifecycle_stage", sa.String(length=32), nullable=False),
         sa.Column("artifact_uri", sa.Text(), nullable=False),
         sa.Column("parent_run_id", sa.String(length=32), nullable=True),
+        sa.Column("params_json", sa.Text(), nullable=False),
+        sa.Column("tags_json", sa.Text(), nullable=False),
+        sa.Column("metrics_json", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["experiment_id"],
             ["experiments.experiment_id"],
