@@ -46,8 +46,14 @@ class ExperimentRow(Base):
     last_update_time: Mapped[int] = mapped_column(BigInteger)
 
 
+# Key-value tables are stored WITHOUT ROWID on SQLite: the primary key is the table, so
+# each write touches one B-tree instead of two (fewer pages to fsync per commit).
+_NO_ROWID = {"sqlite_with_rowid": False}
+
+
 class ExperimentTagRow(Base):
     __tablename__ = "experiment_tags"
+    __table_args__ = _NO_ROWID
 
     experiment_id: Mapped[int] = mapped_column(
         ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True
@@ -83,6 +89,7 @@ class RunRow(Base):
 
 class ParamRow(Base):
     __tablename__ = "params"
+    __table_args__ = _NO_ROWID
 
     run_id: Mapped[str] = mapped_column(
         ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
@@ -93,6 +100,7 @@ class ParamRow(Base):
 
 class TagRow(Base):
     __tablename__ = "tags"
+    __table_args__ = _NO_ROWID
 
     run_id: Mapped[str] = mapped_column(
         ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
@@ -137,13 +145,14 @@ class LatestMetricRow(Base):
     step: Mapped[int] = mapped_column(BigInteger, default=0)
     timestamp: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    __table_args__ = _NO_ROWID
 
 
 class RunArtifactRow(Base):
     """A run's artifact path pointing at a content-addressed blob (sha256) in the store."""
 
     __tablename__ = "run_artifacts"
+    __table_args__ = _NO_ROWID
 
     run_id: Mapped[str] = mapped_column(
         ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True

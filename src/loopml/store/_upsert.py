@@ -76,4 +76,11 @@ def insert_rows(
             f"({', '.join(preparer.quote(c) for c in columns)}) "
             f"VALUES ({', '.join([mark] * len(columns))})"
         )
-    conn.exec_driver_sql(sql, list(rows))
+    # Straight to the driver's cursor, inside the connection's current transaction: the
+    # statement text is fixed, and SQLAlchemy's per-statement bookkeeping would cost more
+    # than the insert itself for a handful of rows.
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()

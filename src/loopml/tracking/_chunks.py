@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import sys
 from array import array
 from collections.abc import Iterable, Sequence
@@ -14,6 +15,7 @@ from loopml.tracking._entities import Metric
 __all__ = ["chunk_rows", "decode_chunks"]
 
 _BIG_ENDIAN = sys.byteorder == "big"
+_ONE = struct.Struct("<qqd")  # one point: step, timestamp, value
 _I8 = np.dtype("<i8")
 _F8 = np.dtype("<f8")
 
@@ -36,6 +38,30 @@ def chunk_rows(
     chunks: list[dict[str, Any]] = []
     latest: list[dict[str, Any]] = []
     for key, points in groups.items():
+        if len(points) == 1:  # the common case of log_metrics(): one point per key
+            _, value, timestamp, step = points[0]
+            nan = value != value
+            chunks.append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "count": 1,
+                    "step_min": step,
+                    "step_max": step,
+                    "data": _ONE.pack(step, timestamp, value),
+                }
+            )
+            latest.append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "value": 0.0 if nan else value,
+                    "is_nan": nan,
+                    "step": step,
+                    "timestamp": timestamp,
+                }
+            )
+            continue
         values = [p[1] for p in points]
         timestamps = [p[2] for p in points]
         steps = [p[3] for p in points]

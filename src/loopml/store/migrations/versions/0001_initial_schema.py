@@ -44,6 +44,7 @@ def upgrade() -> None:
             ["experiment_id"], ["experiments.experiment_id"], ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("experiment_id", "key"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "runs",
@@ -84,9 +85,8 @@ def upgrade() -> None:
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "key"),
+        sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
-        batch_op.create_index("ix_latest_metrics_key_value", ["key", "value"], unique=False)
 
     op.create_table(
         "metric_chunks",
@@ -115,6 +115,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "key"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "run_artifacts",
@@ -125,6 +126,7 @@ def upgrade() -> None:
         sa.Column("created", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "path"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "tags",
@@ -133,6 +135,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "key"),
+        sqlite_with_rowid=False,
     )
     # Experiment "0" (Default) always exists, as MLflow clients expect.
     now = int(time.time() * 1000)
@@ -168,9 +171,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_metric_chunks_run_key")
 
     op.drop_table("metric_chunks")
-    with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
-        batch_op.drop_index("ix_latest_metrics_key_value")
-
     op.drop_table("latest_metrics")
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index("ix_runs_parent")
