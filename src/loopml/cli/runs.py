@@ -79,7 +79,9 @@ def list_cmd(
             {"runs": [_run_json(r) for r in page.runs], "next_page_token": page.next_page_token}
         )
         return
-    metric_keys = sorted({k for r in page.runs for k in r.data.metrics})[:6]
+    # As many metric columns as the terminal has room for; `runs show` has them all.
+    room = max(1, (console.width - 62) // 11)
+    metric_keys = sorted({k for r in page.runs for k in r.data.metrics})[:room]
     table = Table(
         "run id",
         "name",
