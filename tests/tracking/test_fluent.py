@@ -247,3 +247,18 @@ def test_synchronous_mode_writes_each_call(settings: Settings) -> None:
     other = TrackingService.from_settings(settings)
     assert other.runs.get(run.info.run_id).data.metrics == {"m": 1.5}
     assert sync._writer is None
+
+
+def test_resuming_a_run(client: Client) -> None:
+    with loopml.start_run(experiment="resume", run_name="long") as first:
+        loopml.log_param("lr", 0.1)
+        loopml.log_metric("loss", 1.0, step=0)
+    with loopml.start_run(run_id=first.run_id, tags={"resumed": "yes"}) as again:
+        assert again.run_id == first.run_id
+        assert loopml.get_run(first.run_id).info.status == RunStatus.RUNNING
+        loopml.log_metric("loss", 0.5, step=1)
+        with pytest.raises(InvalidInput, match="immutable"):
+            loopml.log_param("lr", 0.2)
+    run = loopml.get_run(first.run_id)
+    assert run.info.status == RunStatus.FINISHED and run.data.tags["resumed"] == "yes"
+    assert [m.value for m in loopml.get_metric_history(first.run_id, "loss")] == [1.0, 0.5]

@@ -210,6 +210,20 @@ class Client:
         )
         return Run(info=info, data=RunData(tags=dict(new.tags)))
 
+    def resume_run(self, run_id: str, *, tags: Mapping[str, Any] | None = None) -> Run:
+        """Make an ended run RUNNING again so that more can be logged to it."""
+        run = self.get_run(run_id)
+        if run.info.lifecycle_stage != "active":
+            raise Conflict(f"run {run_id} is deleted; restore it before resuming it")
+        if run.info.status != RunStatus.RUNNING:
+            self.service.runs.update(run_id, status=RunStatus.RUNNING)
+        self._writable.add(run_id)
+        # Params logged before are immutable too: check new ones against them at the call.
+        self._params[run_id] = dict(run.data.params)
+        if tags:
+            self.log_batch(run_id, tags=tags)
+        return self.get_run(run_id)
+
     def get_run(self, run_id: str) -> Run:
         """A run with its latest metrics, params and tags (after flushing queued metrics)."""
         self.flush()

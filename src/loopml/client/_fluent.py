@@ -272,13 +272,7 @@ def start_run(
         parent = _stack[-1].run_id if (_stack and nested) else None
         _install_hooks()
         if run_id is not None:
-            run = client.get_run(run_id)
-            if run.info.status != RunStatus.RUNNING:
-                client.update_run(run_id, status=RunStatus.RUNNING)
-            client._writable.add(run_id)
-            if tags:
-                client.log_batch(run_id, tags=tags)
-            run = client.get_run(run_id)
+            run = client.resume_run(run_id, tags=tags)
         else:
             all_tags: dict[str, Any] = {}
             env = capture_environment() if client.settings.capture_environment else None
