@@ -7,6 +7,11 @@ from loopml.client._fluent import (
     end_run,
     flush,
     get_client,
+    set_client,
+    set_experiment,
+    start_run,
+)
+from loopml.client._logging import (
     get_metric_history,
     get_run,
     log_artifact,
@@ -19,11 +24,8 @@ from loopml.client._fluent import (
     log_params,
     log_text,
     search_runs,
-    set_client,
-    set_experiment,
     set_tag,
     set_tags,
-    start_run,
 )
 from loopml.client._seed import current_seed, seed_everything
 from loopml.client._writer import MetricWriter

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml.client._artifacts import ArtifactMethods
 from loopml.client._writer import MetricWriter
 from loopml.config import Settings, load_settings
 from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.tracking import (
     DEFAULT_EXPERIMENT_ID,
-    ArtifactInfo,
     Experiment,
     Metric,
     Run,
@@ -34,17 +31,17 @@ from loopml.tracking import (
 )
 from loopml.tracking._experiments import parse_experiment_id
 from loopml.tracking._validation import _valid_keys as _VALID_KEYS
-from loopml.tracking._writes import validate_batch
+from loopml.tracking._writes import check_params, validate_batch
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 __all__ = ["Client"]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-class Client:
+class Client(ArtifactMethods):
     """Talks to the tracking store: embedded (default) or a ``loopml server`` (issue 3).
 
     Args:
@@ -342,15 +339,7 @@ class Client:
         # Params are immutable: a clash with a value this client logged is reported at the
         # call; one with a value logged elsewhere, when the batch is written.
         known = self._params.setdefault(run_id, {})
-        for key, value in params.items():
-            old = known.get(key)
-            if old is not None and old != value:
-                raise InvalidInput(
-                    f"param {key!r} of run {run_id} is already {old!r} and cannot be changed "
-                    f"to {value!r}: params are immutable; log the new value under another key "
-                    "or start a new run",
-                    details={"key": key, "old_value": old, "new_value": value},
-                )
+        check_params(run_id, params, known)
         known.update(params)
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
@@ -371,71 +360,6 @@ class Client:
         """Every point of one metric, by step then time."""
         self.flush()
         return self.service.runs.metric_history(run_id, key)
-
-    # -- artifacts -----------------------------------------------------------------------
-    def log_artifact(
-        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
-    ) -> ArtifactInfo:
-        """Store a file under ``artifact_path`` (a directory inside the run)."""
-        self.flush()  # the run may still be on its way to the store
-        return self.service.artifacts.log_file(run_id, local_path, artifact_path)
-
-    def log_artifacts(
-        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
-    ) -> list[ArtifactInfo]:
-        """Store a directory tree under ``artifact_path``."""
-        self.flush()  # the run may still be on its way to the store
-        return self.service.artifacts.log_dir(run_id, local_dir, artifact_path)
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> ArtifactInfo:
-        """Store ``text`` (UTF-8) as the artifact file ``artifact_file``."""
-        self.flush()  # the run may still be on its way to the store
-        return self.service.artifacts.log_bytes(run_id, text.encode("utf-8"), artifact_file)
-
-    def log_dict(
-        self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str
-    ) -> ArtifactInfo:
-        """Store a dict as JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
-        if artifact_file.endswith((".yaml", ".yml")):
-            import yaml
-
-            text = yaml.safe_dump(dict(dictionary), sort_keys=False)
-        else:
-            text = json.dumps(dictionary, indent=2, default=str)
-        return self.log_text(run_id, text, artifact_file)
-
-    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> ArtifactInfo:
-        """Store a matplotlib figure rendered in the format of ``artifact_file``'s extension."""
-        import io
-
-        try:
-            from matplotlib.figure import Figure
-        except ImportError as exc:  # pragma: no cover - matplotlib is optional
-            raise InvalidInput("log_figure needs matplotlib: pip install matplotlib") from exc
-        if not isinstance(figure, Figure):
-            raise InvalidInput(f"log_figure takes a matplotlib Figure, got {type(figure).__name__}")
-        fmt = Path(artifact_file).suffix.lstrip(".").lower() or "png"
-        buf = io.BytesIO()
-        figure.savefig(buf, format=fmt)
-        self.flush()  # the run may still be on its way to the store
-        return self.service.artifacts.log_bytes(run_id, buf.getvalue(), artifact_file)
-
-    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
-        """Files and directories directly under ``path``."""
-        self.flush()  # the run may still be on its way to the store
-        return self.service.artifacts.list(run_id, path)
-
-    def download_artifacts(
-        self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
-    ) -> Path:
-        """Copy artifacts to a local directory (verified); returns the local path."""
-        self.flush()  # the run may still be on its way to the store
-        return self.service.artifacts.download(run_id, path, dst_path)
-
-    def read_artifact(self, run_id: str, path: str) -> bytes:
-        """One artifact file's bytes (verified)."""
-        self.flush()  # the run may still be on its way to the store
-        return self.service.artifacts.read_bytes(run_id, path)
 
     # -- search --------------------------------------------------------------------------
     def search_runs(
@@ -458,44 +382,3 @@ class Client:
             order_by=order_by,
             page_token=page_token,
         )
-
-    def runs_to_frame(self, runs: Sequence[Run]) -> pd.DataFrame:
-        """Runs as a DataFrame with MLflow's columns (``metrics.*``, ``params.*``, ``tags.*``)."""
-        import numpy as np
-        import pandas as pd
-
-        n = len(runs)
-        infos = [r.info for r in runs]
-        columns: dict[str, Any] = {
-            "run_id": np.array([i.run_id for i in infos], dtype=object),
-            "experiment_id": np.array([i.experiment_id for i in infos], dtype=object),
-            "status": np.array([i.status.value for i in infos], dtype=object),
-            "artifact_uri": np.array([i.artifact_uri for i in infos], dtype=object),
-            "start_time": pd.to_datetime(
-                np.array([i.start_time for i in infos], dtype="int64"), unit="ms", utc=True
-            ),
-            "end_time": pd.to_datetime(
-                np.array([np.nan if i.end_time is None else i.end_time for i in infos]),
-                unit="ms",
-                utc=True,
-            ),
-        }
-        # Column by column into typed arrays: metrics float64 (NaN where a run lacks the
-        # key), params and tags strings (None where absent), as MLflow returns them.
-        for prefix in ("metrics", "params", "tags"):
-            extra: dict[str, list[Any]] = {}
-            for i, run in enumerate(runs):
-                for key, value in getattr(run.data, prefix).items():
-                    column = extra.get(key)
-                    if column is None:
-                        column = extra[key] = [None] * n
-                    column[i] = value
-            for key in sorted(extra):
-                values = extra[key]
-                columns[f"{prefix}.{key}"] = (
-                    np.array(values, dtype=float)  # None becomes NaN
-                    if prefix == "metrics"
-                    else np.array(values, dtype=object)
-                )
-        frame = pd.DataFrame(columns, copy=False)
-        return frame

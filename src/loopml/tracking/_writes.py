@@ -46,6 +46,7 @@ __all__ = [
     "RUN_NAME_TAG",
     "NewRun",
     "RunBatch",
+    "check_params",
     "check_run_id",
     "check_writable",
     "new_run",
@@ -200,7 +201,7 @@ def write_batch(
         snapshot = Snapshot(tags=dict(new.tags))
     else:
         snapshot = check_writable(conn, run_id, lock=True)
-    _check_params(run_id, batch.params, snapshot.params)
+    check_params(run_id, batch.params, snapshot.params)
     new_params = {k: v for k, v in batch.params.items() if k not in snapshot.params}
     snapshot.params.update(new_params)
     snapshot.tags.update(batch.tags)
@@ -255,7 +256,8 @@ def write_batch(
     return row
 
 
-def _check_params(run_id: str, params: Mapping[str, str], existing: Mapping[str, str]) -> None:
+def check_params(run_id: str, params: Mapping[str, str], existing: Mapping[str, str]) -> None:
+    """Raise :class:`InvalidInput` if a param would change a value already logged."""
     for key, value in params.items():
         old = existing.get(key)
         if old is not None and old != value:
