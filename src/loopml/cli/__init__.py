@@ -7,10 +7,12 @@ from loopml.cli.db import db_app
 from loopml.cli.demo import demo_cmd
 from loopml.cli.experiments import experiments_app
 from loopml.cli.runs import runs_app
+from loopml.cli.server import server_cmd
 
 __all__ = ["app", "main"]
 
 app.command("demo")(demo_cmd)
+app.command("server")(server_cmd)
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(runs_app, name="runs")
 app.add_typer(db_app, name="db")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "ArtifactInfo",
@@ -91,11 +91,17 @@ class RunInfo:
 
 @dataclass(frozen=True, slots=True)
 class RunData:
-    """A run's latest metric values, its params and its tags."""
+    """A run's latest metric values, its params and its tags.
+
+    ``latest`` has, per metric key, the latest point as ``[value, step, timestamp]``
+    (NaN and ±inf as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``), for the
+    protocols that report more than the value.
+    """
 
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    latest: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,7 +145,9 @@ class Runs:
         assert row is not None
         return Run(info=_info(_Row(row)), data=RunData(tags=dict(new.tags)))
 
-    def write(self, run_id: str, batch: RunBatch) -> dict[str, Any] | None:
+    def write(
+        self, run_id: str, batch: RunBatch, *, allow_ended: bool = False
+    ) -> dict[str, Any] | None:
         """Apply a validated batch in one transaction (the client's writer calls this).
 
         Returns:
@@ -154,7 +156,11 @@ class Runs:
         try:
             with self.store.write() as conn:
                 return write_batch(
-                    conn, run_id, batch, artifact_root=self.experiments.artifact_root
+                    conn,
+                    run_id,
+                    batch,
+                    artifact_root=self.experiments.artifact_root,
+                    allow_ended=allow_ended,
                 )
         except IntegrityError:
             if batch.create is not None:

@@ -77,4 +77,5 @@ def run_data(params: str | None, tags: str | None, metrics: str | None) -> RunDa
         metrics={k: v[0] if type(v[0]) is float else float(v[0]) for k, v in latest.items()},
         params=_loads(params or "{}"),
         tags=_loads(tags or "{}"),
+        latest=latest,
     )

@@ -173,7 +173,9 @@ def validate_batch(
     )
 
 
-def check_writable(conn: Connection, run_id: str, *, lock: bool = False) -> Snapshot:
+def check_writable(
+    conn: Connection, run_id: str, *, lock: bool = False, allow_ended: bool = False
+) -> Snapshot:
     """Raise unless the run exists, is not deleted, and is RUNNING (or SCHEDULED).
 
     Returns:
@@ -187,20 +189,29 @@ def check_writable(conn: Connection, run_id: str, *, lock: bool = False) -> Snap
         raise NotFound(f"run {run_id!r} does not exist")
     if row.lifecycle_stage != "active":
         raise Conflict(f"run {run_id} is deleted; restore it before logging to it")
-    if row.status not in (RunStatus.RUNNING.value, RunStatus.SCHEDULED.value):
+    if not allow_ended and row.status not in (RunStatus.RUNNING.value, RunStatus.SCHEDULED.value):
         raise Conflict(f"run {run_id} is {row.status}; data can only be logged to a RUNNING run")
     return Snapshot.load(row.params_json, row.tags_json, row.metrics_json)
 
 
 def write_batch(
-    conn: Connection, run_id: str, batch: RunBatch, *, artifact_root: str
+    conn: Connection,
+    run_id: str,
+    batch: RunBatch,
+    *,
+    artifact_root: str,
+    allow_ended: bool = False,
 ) -> dict[str, Any] | None:
-    """Apply ``batch`` inside the caller's transaction; returns the new run's row if created."""
+    """Apply ``batch`` inside the caller's transaction; returns the new run's row if created.
+
+    ``allow_ended`` lets data reach a FINISHED/FAILED/KILLED run (MLflow's REST API allows
+    it; loopml's own API does not). Deleted runs never accept data.
+    """
     new = batch.create
     if new is not None:
         snapshot = Snapshot(tags=dict(new.tags))
     else:
-        snapshot = check_writable(conn, run_id, lock=True)
+        snapshot = check_writable(conn, run_id, lock=True, allow_ended=allow_ended)
     check_params(run_id, batch.params, snapshot.params)
     new_params = {k: v for k, v in batch.params.items() if k not in snapshot.params}
     snapshot.params.update(new_params)

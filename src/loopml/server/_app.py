@@ -1,0 +1,54 @@
+"""The ASGI app: one FastAPI application, one router per protocol, all on the same services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from loopml.config import Settings, load_settings
+from loopml.server._errors import install_error_handlers
+from loopml.server.mlflow import router as mlflow_router
+from loopml.tracking import TrackingService
+
+__all__ = ["create_app"]
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the server app. Opening the store applies pending migrations.
+
+    Args:
+        settings: explicit settings; by default read from ``LOOPML_*`` now.
+    """
+    settings = settings or load_settings()
+    app = FastAPI(title="loopml", version=VERSION, docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.tracking = TrackingService.from_settings(settings)
+    install_error_handlers(app)
+    # The MLflow UI calls the same API under /ajax-api.
+    app.include_router(mlflow_router, prefix="/api/2.0/mlflow")
+    app.include_router(mlflow_router, prefix="/ajax-api/2.0/mlflow")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/version")
+    async def version() -> dict[str, Any]:
+        """The server's version."""
+        return {"version": VERSION}
+
+    @app.get("/api/3.0/mlflow/server-info")
+    async def server_info() -> dict[str, Any]:
+        """What the MLflow client asks before artifact transfers."""
+        return {
+            "store_type": "loopml",
+            "multipart_uploads_enabled": False,
+            "multipart_downloads_enabled": False,
+            "workspaces_enabled": False,
+        }
+
+    return app

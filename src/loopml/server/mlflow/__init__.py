@@ -1,0 +1,12 @@
+"""The MLflow REST API 2.0 adapter: wire format in, tracking service calls, wire format out."""
+
+from fastapi import APIRouter
+
+from loopml.server.mlflow._experiments import router as _experiments
+from loopml.server.mlflow._runs import router as _runs
+
+__all__ = ["router"]
+
+router = APIRouter()
+router.include_router(_experiments)
+router.include_router(_runs)

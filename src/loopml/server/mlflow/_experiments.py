@@ -1,0 +1,134 @@
+"""MLflow REST: experiments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from loopml.errors import InvalidInput
+from loopml.server._wire import read_fields
+from loopml.server.mlflow._convert import experiment_json
+from loopml.tracking import TrackingService, ViewType
+
+__all__ = ["router"]
+
+router = APIRouter()
+_VIEW = {
+    "ACTIVE_ONLY": ViewType.ACTIVE_ONLY,
+    "DELETED_ONLY": ViewType.DELETED_ONLY,
+    "ALL": ViewType.ALL,
+}
+
+
+def _service(request: Request) -> TrackingService:
+    return request.app.state.tracking
+
+
+def _tags(items: list[Any]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise InvalidInput(f"Invalid tag {item!r}: expected {{'key': ..., 'value': ...}}.")
+        out[item["key"]] = "" if item.get("value") is None else str(item["value"])
+    return out
+
+
+@router.post("/experiments/create")
+async def create(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    experiment_id = _service(request).experiments.create(
+        f.string("name"),
+        artifact_location=f.string("artifact_location", required=False) or None,
+        tags=_tags(f.items("tags")),
+    )
+    return {"experiment_id": experiment_id}
+
+
+@router.get("/experiments/get")
+async def get(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    return {
+        "experiment": experiment_json(_service(request).experiments.get(f.string("experiment_id")))
+    }
+
+
+@router.get("/experiments/get-by-name")
+async def get_by_name(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    experiment = _service(request).experiments.get_by_name(f.string("experiment_name"))
+    return {"experiment": experiment_json(experiment)}
+
+
+@router.api_route("/experiments/search", methods=["GET", "POST"])
+async def search(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    view = _VIEW.get(str(f.string("view_type", required=False, default="ACTIVE_ONLY")).upper())
+    if view is None:
+        raise InvalidInput("view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL.")
+    max_results = f.integer("max_results", default=1000)
+    if not 1 <= max_results <= 50_000:
+        raise InvalidInput(f"max_results must be between 1 and 50000, got {max_results}.")
+    token = f.string("page_token", required=False) or "0"
+    if not token.isdigit():
+        raise InvalidInput(f"Invalid page_token {token[:40]!r}.")
+    offset = int(token)
+    name_like = _name_filter(f.string("filter", required=False))
+    found = _service(request).experiments.search(
+        view_type=view, name_like=name_like, max_results=max_results + 1, offset=offset
+    )
+    out: dict[str, Any] = {"experiments": [experiment_json(e) for e in found[:max_results]]}
+    if len(found) > max_results:
+        out["next_page_token"] = str(offset + max_results)
+    return out
+
+
+def _name_filter(text: str | None) -> str | None:
+    """The experiment filters this slice supports: ``name = '...'`` and ``name LIKE '...'``."""
+    if not text or not text.strip():
+        return None
+    from loopml.tracking import parse_filter
+    from loopml.tracking._filter import Clause
+
+    node = parse_filter(text)
+    if (
+        isinstance(node, Clause)
+        and node.entity == "attribute"
+        and node.key.lower() == "name"
+        and node.op in ("=", "LIKE")
+        and isinstance(node.value, str)
+    ):
+        return node.value
+    raise InvalidInput(
+        f"Unsupported experiment filter {text!r}: filter on name = '...' or name LIKE '...'."
+    )
+
+
+@router.post("/experiments/update")
+async def update(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _service(request).experiments.rename(f.string("experiment_id"), f.string("new_name"))
+    return {}
+
+
+@router.post("/experiments/delete")
+async def delete(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _service(request).experiments.delete(f.string("experiment_id"))
+    return {}
+
+
+@router.post("/experiments/restore")
+async def restore(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _service(request).experiments.restore(f.string("experiment_id"))
+    return {}
+
+
+@router.post("/experiments/set-experiment-tag")
+async def set_tag(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _service(request).experiments.set_tag(
+        f.string("experiment_id"), f.string("key"), f.string("value", required=False, default="")
+    )
+    return {}

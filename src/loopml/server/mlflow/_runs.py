@@ -1,0 +1,184 @@
+"""MLflow REST: runs, logging, search and metric history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from loopml.errors import InvalidInput
+from loopml.server._wire import Fields, read_fields
+from loopml.server.mlflow._convert import metric_json, run_info_json, run_json
+from loopml.server.mlflow._experiments import _service, _tags
+from loopml.tracking import Metric, RunBatch, RunStatus, new_run
+from loopml.tracking._experiments import parse_experiment_id
+from loopml.tracking._writes import validate_batch
+
+__all__ = ["router"]
+
+router = APIRouter()
+_MAX_BATCH = 1000
+
+
+def _run_id(f: Fields) -> str:
+    # The client sends run_id and, on some calls, the legacy run_uuid with the same value.
+    if f.has("run_id"):
+        return f.string("run_id")
+    if f.has("run_uuid"):
+        return f.string("run_uuid")
+    raise InvalidInput("Missing value for required parameter 'run_id'.")
+
+
+def _metric(item: Any) -> Metric:
+    if not isinstance(item, dict):
+        raise InvalidInput(f"Invalid metric {item!r}: expected an object.")
+    f = Fields(item)
+    return Metric(
+        f.string("key"),
+        f.number("value"),
+        f.integer("timestamp", required=True),
+        f.integer("step", default=0),
+    )
+
+
+def _log(request: Request, run_id: str, **parts: Any) -> None:
+    metrics, params, tags = validate_batch(
+        parts.get("metrics", []), parts.get("params", {}), parts.get("tags", {})
+    )
+    # MLflow lets data reach ended (not deleted) runs; its clients rely on that.
+    _service(request).runs.write(
+        run_id, RunBatch(metrics=metrics, params=params, tags=tags), allow_ended=True
+    )
+
+
+@router.post("/runs/create")
+async def create(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    tags = _tags(f.items("tags"))
+    service = _service(request)
+    new = new_run(
+        parse_experiment_id(f.string("experiment_id", required=False, default="0")),
+        run_name=f.string("run_name", required=False) or None,
+        tags=tags,
+        start_time=f.integer("start_time"),
+        user_id=f.string("user_id", required=False, default="") or tags.get("mlflow.user", ""),
+        parent_run_id=tags.get("mlflow.parentRunId") or None,
+    )
+    service.runs.write(new.run_id, RunBatch(create=new))
+    return {"run": run_json(service.runs.get(new.run_id))}
+
+
+@router.get("/runs/get")
+async def get(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    return {"run": run_json(_service(request).runs.get(_run_id(f)))}
+
+
+@router.post("/runs/update")
+async def update(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    status = f.string("status", required=False)
+    if status is not None and status not in RunStatus.__members__:
+        raise InvalidInput(f"Invalid value {status!r} for parameter 'status'.")
+    info = _service(request).runs.update(
+        _run_id(f),
+        status=status,
+        end_time=f.integer("end_time"),
+        run_name=f.string("run_name", required=False),
+    )
+    return {"run_info": run_info_json(info)}
+
+
+@router.post("/runs/delete")
+async def delete(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _service(request).runs.delete(_run_id(f))
+    return {}
+
+
+@router.post("/runs/restore")
+async def restore(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _service(request).runs.restore(_run_id(f))
+    return {}
+
+
+@router.post("/runs/log-metric")
+async def log_metric(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _log(request, _run_id(f), metrics=[_metric(f.data)])
+    return {}
+
+
+@router.post("/runs/log-parameter")
+async def log_parameter(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _log(
+        request, _run_id(f), params={f.string("key"): f.string("value", required=False, default="")}
+    )
+    return {}
+
+
+@router.post("/runs/set-tag")
+async def set_tag(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _log(request, _run_id(f), tags={f.string("key"): f.string("value", required=False, default="")})
+    return {}
+
+
+@router.post("/runs/delete-tag")
+async def delete_tag(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    _service(request).runs.delete_tag(_run_id(f), f.string("key"))
+    return {}
+
+
+@router.post("/runs/log-batch")
+async def log_batch(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    metrics = [_metric(m) for m in f.items("metrics")]
+    params = _tags(f.items("params"))
+    tags = _tags(f.items("tags"))
+    if len(metrics) > _MAX_BATCH or len(params) > 100 or len(tags) > 100:
+        raise InvalidInput(
+            "A batch holds at most 1000 metrics, 100 params and 100 tags "
+            f"(got {len(metrics)}, {len(params)}, {len(tags)})."
+        )
+    _log(request, _run_id(f), metrics=metrics, params=params, tags=tags)
+    return {}
+
+
+@router.api_route("/runs/search", methods=["GET", "POST"])
+async def search(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    experiment_ids = [str(e) for e in f.items("experiment_ids")]
+    if not experiment_ids:
+        raise InvalidInput("Missing value for required parameter 'experiment_ids'.")
+    page = _service(request).runs.search(
+        experiment_ids,
+        filter_string=f.string("filter", required=False),
+        view_type=f.string("run_view_type", required=False, default="ACTIVE_ONLY"),
+        max_results=f.integer("max_results", default=1000),
+        order_by=[str(o) for o in f.items("order_by")],
+        page_token=f.string("page_token", required=False),
+    )
+    out: dict[str, Any] = {"runs": [run_json(r) for r in page.runs]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+@router.get("/metrics/get-history")
+async def get_history(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    history = _service(request).runs.metric_history(_run_id(f), f.string("metric_key"))
+    max_results = f.integer("max_results", default=None)
+    token = f.string("page_token", required=False) or "0"
+    if not token.isdigit():
+        raise InvalidInput(f"Invalid page_token {token[:40]!r}.")
+    start = int(token)
+    end = len(history) if max_results is None else start + max(1, max_results)
+    out: dict[str, Any] = {"metrics": [metric_json(m) for m in history[start:end]]}
+    if end < len(history):
+        out["next_page_token"] = str(end)
+    return out

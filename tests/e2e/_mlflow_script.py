@@ -1,0 +1,99 @@
+"""Drives a tracking server with the unmodified MLflow client; prints what it saw as JSON.
+
+Run in its own process (argv: tracking URI, id of a run that loopml logged), so that MLflow's
+global state and warnings stay out of the test process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+
+def error_code(fn) -> str:  # type: ignore[no-untyped-def]
+    try:
+        fn()
+    except MlflowException as exc:
+        return str(exc.error_code)
+    return "no error"
+
+
+def main() -> None:
+    uri, loopml_run = sys.argv[1], sys.argv[2]
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.set_experiment("mlflow-compat")
+    with mlflow.start_run(run_name="parent") as parent:
+        mlflow.log_param("lr", 0.1)
+        mlflow.log_params({"depth": 3, "model": "rf"})
+        for step in range(5):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        mlflow.log_metrics({"acc": 0.9, "f1": 0.8})
+        mlflow.log_metric("weird", float("nan"))
+        mlflow.set_tag("team", "ml")
+        with mlflow.start_run(run_name="child", nested=True) as child:
+            mlflow.log_metric("inner", 1.0)
+    client = MlflowClient()
+    history = client.get_metric_history(parent.info.run_id, "loss")
+    got = client.get_run(parent.info.run_id)
+    frame = mlflow.search_runs(
+        experiment_names=["mlflow-compat"],
+        filter_string="metrics.acc > 0.5",
+        order_by=["metrics.acc DESC"],
+    )
+    either = mlflow.search_runs(
+        experiment_ids=[experiment.experiment_id],
+        filter_string="params.lr = '0.1' OR metrics.inner = 1",
+    )
+    first = client.search_runs(
+        [experiment.experiment_id], max_results=1, order_by=["attributes.run_name"]
+    )
+    second = client.search_runs(
+        [experiment.experiment_id],
+        max_results=1,
+        order_by=["attributes.run_name"],
+        page_token=first.token,
+    )
+    foreign = client.get_run(loopml_run)
+    print(
+        json.dumps(
+            {
+                "experiment_id": experiment.experiment_id,
+                "parent": parent.info.run_id,
+                "child": child.info.run_id,
+                "child_parent_tag": client.get_run(child.info.run_id).data.tags.get(
+                    "mlflow.parentRunId"
+                ),
+                "status": got.info.status,
+                "params": got.data.params,
+                "metrics": {k: (v if v == v else "nan") for k, v in got.data.metrics.items()},
+                "tags_team": got.data.tags.get("team"),
+                "history": [[m.step, m.value] for m in history],
+                "search_rows": len(frame),
+                "search_columns": sorted(c for c in frame.columns if c.startswith("metrics.")),
+                "either_rows": len(either),
+                "pages": [[r.info.run_name for r in first], [r.info.run_name for r in second]],
+                "foreign_metrics": foreign.data.metrics,
+                "foreign_params": foreign.data.params,
+                "errors": {
+                    "missing_run": error_code(lambda: client.get_run("0" * 32)),
+                    "duplicate_experiment": error_code(
+                        lambda: client.create_experiment("mlflow-compat")
+                    ),
+                    "param_changed": error_code(
+                        lambda: client.log_param(parent.info.run_id, "lr", 0.2)
+                    ),
+                    "bad_filter": error_code(
+                        lambda: client.search_runs([experiment.experiment_id], "metrics.acc >")
+                    ),
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
