@@ -30,6 +30,7 @@ class Settings(BaseSettings):
             ``NORMAL`` (faster; survives a crashed process but not a crashed machine).
         s3_endpoint_url: endpoint of an S3-compatible store (``LOOPML_S3_ENDPOINT_URL``).
         capture_environment: record git state, packages, command line on each run.
+        max_upload_mb: the largest artifact one request may upload to the server (413 above).
     """
 
     model_config = SettingsConfigDict(env_prefix="LOOPML_", extra="ignore")
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     s3_endpoint_url: str | None = None
     capture_environment: bool = True
+    max_upload_mb: int = Field(default=2048, ge=1)
 
     def resolved_db_url(self) -> str:
         """The metadata store URL, defaulting to SQLite under ``home``."""

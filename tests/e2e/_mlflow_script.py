@@ -7,7 +7,9 @@ global state and warnings stay out of the test process.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 
 import mlflow
 from mlflow import MlflowClient
@@ -34,6 +36,14 @@ def main() -> None:
         mlflow.log_metrics({"acc": 0.9, "f1": 0.8})
         mlflow.log_metric("weird", float("nan"))
         mlflow.set_tag("team", "ml")
+        workdir = tempfile.mkdtemp()
+        with open(os.path.join(workdir, "notes.txt"), "w") as fh:
+            fh.write("hello from mlflow")
+        os.makedirs(os.path.join(workdir, "tree", "sub"))
+        with open(os.path.join(workdir, "tree", "sub", "w.bin"), "wb") as fh:
+            fh.write(b"\x00\x01" * 1000)
+        mlflow.log_artifact(os.path.join(workdir, "notes.txt"))
+        mlflow.log_artifacts(os.path.join(workdir, "tree"), artifact_path="tree")
         with mlflow.start_run(run_name="child", nested=True) as child:
             mlflow.log_metric("inner", 1.0)
     client = MlflowClient()
@@ -58,6 +68,15 @@ def main() -> None:
         page_token=first.token,
     )
     foreign = client.get_run(loopml_run)
+    listing = sorted(f.path for f in client.list_artifacts(parent.info.run_id))
+    nested = sorted(f.path for f in client.list_artifacts(parent.info.run_id, "tree/sub"))
+    local = mlflow.artifacts.download_artifacts(
+        run_id=parent.info.run_id, dst_path=tempfile.mkdtemp()
+    )
+    with open(os.path.join(local, "notes.txt")) as fh:
+        notes = fh.read()
+    with open(os.path.join(local, "tree", "sub", "w.bin"), "rb") as fh:
+        weights_ok = fh.read() == b"\x00\x01" * 1000
     print(
         json.dumps(
             {
@@ -77,6 +96,10 @@ def main() -> None:
                 "either_rows": len(either),
                 "pages": [[r.info.run_name for r in first], [r.info.run_name for r in second]],
                 "foreign_metrics": foreign.data.metrics,
+                "artifacts": listing,
+                "nested": nested,
+                "notes": notes,
+                "weights_ok": weights_ok,
                 "foreign_params": foreign.data.params,
                 "errors": {
                     "missing_run": error_code(lambda: client.get_run("0" * 32)),

@@ -32,7 +32,7 @@ def _free_port() -> int:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
     home = tmp_path / "home"
-    env = dict(os.environ, LOOPML_HOME=str(home))
+    env = dict(os.environ, LOOPML_HOME=str(home), LOOPML_MAX_UPLOAD_MB="2")
     db_url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
     if db_url:
         env["LOOPML_DB_URL"] = db_url

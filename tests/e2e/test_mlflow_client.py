@@ -51,6 +51,9 @@ def test_mlflow_client_end_to_end(live_server: Any) -> None:
     assert seen["either_rows"] == 2  # OR: beyond MLflow's grammar
     assert seen["pages"] == [["child"], ["parent"]]
     assert seen["foreign_metrics"] == {"auc": 0.93} and seen["foreign_params"] == {"k": "v"}
+    assert seen["artifacts"] == ["notes.txt", "tree"]
+    assert seen["nested"] == ["tree/sub/w.bin"]
+    assert seen["notes"] == "hello from mlflow" and seen["weights_ok"] is True
     assert seen["errors"] == {
         "missing_run": "RESOURCE_DOES_NOT_EXIST",
         "duplicate_experiment": "RESOURCE_ALREADY_EXISTS",
@@ -63,6 +66,7 @@ def test_mlflow_client_end_to_end(live_server: Any) -> None:
     assert parent.info.status == RunStatus.FINISHED
     assert parent.data.params["lr"] == "0.1" and parent.data.metrics["acc"] == 0.9
     assert [m.step for m in service.runs.metric_history(seen["parent"], "loss")] == list(range(5))
+    assert service.artifacts.read_bytes(seen["parent"], "notes.txt") == b"hello from mlflow"
 
 
 def test_wire_format_and_errors(live_server: Any) -> None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from loopml.config import Settings, load_settings
 from loopml.server._errors import install_error_handlers
+from loopml.server.mlflow import artifacts_router
 from loopml.server.mlflow import router as mlflow_router
 from loopml.tracking import TrackingService
 
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The MLflow UI calls the same API under /ajax-api.
     app.include_router(mlflow_router, prefix="/api/2.0/mlflow")
     app.include_router(mlflow_router, prefix="/ajax-api/2.0/mlflow")
+    app.include_router(artifacts_router, prefix="/api/2.0/mlflow-artifacts")
+    app.include_router(artifacts_router, prefix="/ajax-api/2.0/mlflow-artifacts")
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -25,8 +25,8 @@ def is_mlflow_path(path: str) -> bool:
 def _mlflow_status(exc: LoopMLError) -> int:
     # MLflow's server answers RESOURCE_ALREADY_EXISTS and state errors with 400; its
     # client depends on that (a 409 would not be recognised).
-    if isinstance(exc, AlreadyExists | Conflict):
-        return 400
+    if isinstance(exc, AlreadyExists) or type(exc) is Conflict:
+        return 400  # (ArtifactCorrupted stays a 409: the stored bytes, not the call, are wrong)
     return exc.http_status
 
 

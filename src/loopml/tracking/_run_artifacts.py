@@ -32,10 +32,12 @@ class RunArtifacts:
         self.blobs = blobs
         self.runs = runs
 
-    def _record(self, run_id: str, entries: list[tuple[str, Blob]]) -> list[ArtifactInfo]:
+    def _record(
+        self, run_id: str, entries: list[tuple[str, Blob]], *, allow_ended: bool = False
+    ) -> list[ArtifactInfo]:
         now = now_ms()
         with self.store.write() as conn:
-            check_writable(conn, run_id)
+            check_writable(conn, run_id, allow_ended=allow_ended)
             upsert(
                 conn,
                 RunArtifactRow,
@@ -81,6 +83,19 @@ class RunArtifacts:
             target = normalize_artifact_path(f"{base}/{rel}" if base else rel)
             entries.append((target, self.blobs.put_file(file)))
         return self._record(run_id, entries) if entries else []
+
+    def log_upload(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_file: str
+    ) -> ArtifactInfo:
+        """Store an uploaded file at exactly ``artifact_file`` (the MLflow artifact proxy).
+
+        As over MLflow's API, ended (not deleted) runs accept artifacts.
+        """
+        target = normalize_artifact_path(artifact_file)
+        with self.store.read() as conn:
+            check_writable(conn, run_id, allow_ended=True)
+        blob = self.blobs.put_file(local_path)
+        return self._record(run_id, [(target, blob)], allow_ended=True)[0]
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> ArtifactInfo:
         """Store ``data`` at the artifact path ``artifact_file``."""
@@ -148,13 +163,13 @@ class RunArtifacts:
             self.blobs.download(row.sha256, top / rel if rel else top)
         return top
 
-    def delete(self, run_id: str, path: str) -> int:
+    def delete(self, run_id: str, path: str, *, allow_ended: bool = False) -> int:
         """Forget an artifact file or directory; returns how many files were removed."""
         base = normalize_artifact_path(path, allow_empty=True)
         if not base:
             raise InvalidInput("give the artifact path to delete; the root cannot be deleted")
         with self.store.write() as conn:
-            check_writable(conn, run_id)
+            check_writable(conn, run_id, allow_ended=allow_ended)
             result = conn.execute(
                 delete(RunArtifactRow).where(
                     RunArtifactRow.run_id == run_id,

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
+from loopml.server.mlflow._artifacts import router as artifacts_router
 from loopml.server.mlflow._experiments import router as _experiments
 from loopml.server.mlflow._runs import router as _runs
 
-__all__ = ["router"]
+__all__ = ["artifacts_router", "router"]
 
 router = APIRouter()
 router.include_router(_experiments)

@@ -182,3 +182,14 @@ async def get_history(request: Request) -> dict[str, Any]:
     if end < len(history):
         out["next_page_token"] = str(end)
     return out
+
+
+@router.post("/logged-models/search")
+async def search_logged_models(request: Request) -> dict[str, Any]:
+    """MLflow 3's logged models. loopml does not create them yet (POST /logged-models answers
+    ENDPOINT_NOT_FOUND), so none exist and the answer is an empty page; the client calls
+    this on every ``runs:/`` resolution and run-artifact download."""
+    f = await read_fields(request)
+    for experiment_id in f.items("experiment_ids"):
+        parse_experiment_id(experiment_id)
+    return {"models": []}
