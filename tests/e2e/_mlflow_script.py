@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 import mlflow
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -44,6 +45,9 @@ def main() -> None:
             fh.write(b"\x00\x01" * 1000)
         mlflow.log_artifact(os.path.join(workdir, "notes.txt"))
         mlflow.log_artifacts(os.path.join(workdir, "tree"), artifact_path="tree")
+        frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
+        dataset = mlflow.data.from_pandas(frame, source="/data/train.csv", name="toy", targets="y")
+        mlflow.log_input(dataset, context="training")
         with mlflow.start_run(run_name="child", nested=True) as child:
             mlflow.log_metric("inner", 1.0)
     client = MlflowClient()
@@ -68,6 +72,10 @@ def main() -> None:
         page_token=first.token,
     )
     foreign = client.get_run(loopml_run)
+    inputs = [
+        (i.dataset.name, i.dataset.digest, {t.key: t.value for t in i.tags})
+        for i in client.get_run(parent.info.run_id).inputs.dataset_inputs
+    ]
     listing = sorted(f.path for f in client.list_artifacts(parent.info.run_id))
     nested = sorted(f.path for f in client.list_artifacts(parent.info.run_id, "tree/sub"))
     local = mlflow.artifacts.download_artifacts(
@@ -97,6 +105,8 @@ def main() -> None:
                 "pages": [[r.info.run_name for r in first], [r.info.run_name for r in second]],
                 "foreign_metrics": foreign.data.metrics,
                 "artifacts": listing,
+                "inputs": inputs,
+                "digest": dataset.digest,
                 "nested": nested,
                 "notes": notes,
                 "weights_ok": weights_ok,

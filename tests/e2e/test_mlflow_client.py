@@ -52,6 +52,7 @@ def test_mlflow_client_end_to_end(live_server: Any) -> None:
     assert seen["pages"] == [["child"], ["parent"]]
     assert seen["foreign_metrics"] == {"auc": 0.93} and seen["foreign_params"] == {"k": "v"}
     assert seen["artifacts"] == ["notes.txt", "tree"]
+    assert seen["inputs"] == [["toy", seen["digest"], {"mlflow.data.context": "training"}]]
     assert seen["nested"] == ["tree/sub/w.bin"]
     assert seen["notes"] == "hello from mlflow" and seen["weights_ok"] is True
     assert seen["errors"] == {
@@ -67,6 +68,8 @@ def test_mlflow_client_end_to_end(live_server: Any) -> None:
     assert parent.data.params["lr"] == "0.1" and parent.data.metrics["acc"] == 0.9
     assert [m.step for m in service.runs.metric_history(seen["parent"], "loss")] == list(range(5))
     assert service.artifacts.read_bytes(seen["parent"], "notes.txt") == b"hello from mlflow"
+    (used,) = service.inputs.get(seen["parent"])
+    assert (used.name, used.context) == ("toy", "training") and "train.csv" in used.source
 
 
 def test_wire_format_and_errors(live_server: Any) -> None:

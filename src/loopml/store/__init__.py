@@ -10,6 +10,7 @@ from loopml.store._models import (
     MetricChunkRow,
     ParamRow,
     RunArtifactRow,
+    RunInputRow,
     RunRow,
     TagRow,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "MetricChunkRow",
     "ParamRow",
     "RunArtifactRow",
+    "RunInputRow",
     "RunRow",
     "Store",
     "TagRow",

@@ -12,6 +12,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -23,6 +24,7 @@ __all__ = [
     "MetricChunkRow",
     "ParamRow",
     "RunArtifactRow",
+    "RunInputRow",
     "RunRow",
     "TagRow",
 ]
@@ -161,3 +163,25 @@ class RunArtifactRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     created: Mapped[int] = mapped_column(BigInteger)
+
+
+class RunInputRow(Base):
+    """A dataset a run used (MLflow's ``log-inputs``): what it is, where from, its digest."""
+
+    __tablename__ = "run_inputs"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(500))
+    digest: Mapped[str] = mapped_column(String(64))
+    context: Mapped[str] = mapped_column(String(250), default="")
+    source_type: Mapped[str] = mapped_column(String(250), default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    schema: Mapped[str] = mapped_column(Text, default="")
+    profile: Mapped[str] = mapped_column(Text, default="")
+    tags_json: Mapped[str] = mapped_column(Text, default="{}")
+    created: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "name", "digest", "context", name="uq_run_inputs"),
+    )

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["insert_ignore", "upsert"]
+__all__ = ["insert_ignore", "insert_rows", "upsert"]
 
 
 def _insert(conn: Connection, model: Any) -> Any:

@@ -3,6 +3,7 @@
 from loopml.tracking._capture import Environment, capture_environment
 from loopml.tracking._entities import (
     ArtifactInfo,
+    DatasetInput,
     Experiment,
     Metric,
     Run,
@@ -29,6 +30,7 @@ from loopml.tracking._writes import NewRun, RunBatch, new_run
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "ArtifactInfo",
+    "DatasetInput",
     "Environment",
     "Experiment",
     "Metric",

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "ArtifactInfo",
+    "DatasetInput",
     "Experiment",
     "Metric",
     "Run",
@@ -105,11 +106,28 @@ class RunData:
 
 
 @dataclass(frozen=True, slots=True)
+class DatasetInput:
+    """A dataset a run used: its name and content digest, where it came from, and how it
+    was used (``context``: training, evaluation, ...)."""
+
+    name: str
+    digest: str
+    source_type: str = ""
+    source: str = ""
+    schema: str = ""
+    profile: str = ""
+    context: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
-    """A run: ``info`` (attributes) and ``data`` (metrics, params, tags)."""
+    """A run: ``info`` (attributes), ``data`` (metrics, params, tags) and ``inputs``
+    (the datasets it used; filled by ``get``, not by searches)."""
 
     info: RunInfo
     data: RunData
+    inputs: tuple[DatasetInput, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from loopml.artifacts import ArtifactStore
 from loopml.config import Settings
 from loopml.store import Store, open_store
 from loopml.tracking._experiments import Experiments
+from loopml.tracking._inputs import RunInputs
 from loopml.tracking._run_artifacts import RunArtifacts
 from loopml.tracking._runs import Runs
 
@@ -34,6 +35,7 @@ class TrackingService:
         experiments: create / get / search / delete experiments.
         runs: create / get / update / log / search runs.
         artifacts: log / list / read / download run artifacts.
+        inputs: the datasets runs used.
     """
 
     def __init__(self, store: Store, blobs: ArtifactStore) -> None:
@@ -42,6 +44,7 @@ class TrackingService:
         self.experiments = Experiments(store, artifact_root=ARTIFACT_ROOT)
         self.runs = Runs(store, self.experiments)
         self.artifacts = RunArtifacts(store, blobs, self.runs)
+        self.inputs = RunInputs(store)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TrackingService:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from loopml.tracking import Experiment, Metric, Run, RunInfo
+from loopml.tracking import DatasetInput, Experiment, Metric, Run, RunInfo
 
 __all__ = ["experiment_json", "metric_json", "run_info_json", "run_json", "value_json"]
 
@@ -48,7 +48,25 @@ def run_info_json(info: RunInfo) -> dict[str, Any]:
     return out
 
 
-def run_json(run: Run) -> dict[str, Any]:
+def dataset_input_json(d: DatasetInput) -> dict[str, Any]:
+    """MLflow's DatasetInput (the context travels as tag ``mlflow.data.context``)."""
+    tags = dict(d.tags)
+    if d.context:
+        tags["mlflow.data.context"] = d.context
+    return {
+        "dataset": {
+            "name": d.name,
+            "digest": d.digest,
+            "source_type": d.source_type,
+            "source": d.source,
+            "schema": d.schema,
+            "profile": d.profile,
+        },
+        "tags": [{"key": k, "value": v} for k, v in tags.items()],
+    }
+
+
+def run_json(run: Run, inputs: tuple[DatasetInput, ...] = ()) -> dict[str, Any]:
     """MLflow's Run: info, data (latest metrics with their step and time), inputs."""
     metrics = []
     for key, (value, step, timestamp) in run.data.latest.items():
@@ -60,7 +78,7 @@ def run_json(run: Run) -> dict[str, Any]:
             "params": [{"key": k, "value": v} for k, v in run.data.params.items()],
             "tags": [{"key": k, "value": v} for k, v in run.data.tags.items()],
         },
-        "inputs": {},
+        "inputs": {"dataset_inputs": [dataset_input_json(d) for d in inputs]} if inputs else {},
     }
 
 

@@ -10,7 +10,7 @@ from loopml.errors import InvalidInput
 from loopml.server._wire import Fields, read_fields
 from loopml.server.mlflow._convert import metric_json, run_info_json, run_json
 from loopml.server.mlflow._experiments import _service, _tags
-from loopml.tracking import Metric, RunBatch, RunStatus, new_run
+from loopml.tracking import DatasetInput, Metric, RunBatch, RunStatus, new_run
 from loopml.tracking._experiments import parse_experiment_id
 from loopml.tracking._writes import validate_batch
 
@@ -71,7 +71,39 @@ async def create(request: Request) -> dict[str, Any]:
 @router.get("/runs/get")
 async def get(request: Request) -> dict[str, Any]:
     f = await read_fields(request)
-    return {"run": run_json(_service(request).runs.get(_run_id(f)))}
+    service = _service(request)
+    run = service.runs.get(_run_id(f))
+    return {"run": run_json(run, service.inputs.get(run.info.run_id))}
+
+
+@router.post("/runs/log-inputs")
+async def log_inputs(request: Request) -> dict[str, Any]:
+    f = await read_fields(request)
+    inputs = []
+    for item in f.items("datasets"):
+        if not isinstance(item, dict) or not isinstance(item.get("dataset"), dict):
+            raise InvalidInput(
+                f"Invalid dataset input {str(item)[:80]!r}: expected {{dataset, tags}}."
+            )
+        d = Fields(item["dataset"])
+        tags = _tags(item.get("tags") or [])
+        context = tags.pop("mlflow.data.context", "")
+        inputs.append(
+            DatasetInput(
+                name=d.string("name"),
+                digest=d.string("digest"),
+                source_type=d.string("source_type", required=False, default=""),
+                source=d.string("source", required=False, default=""),
+                schema=d.string("schema", required=False, default=""),
+                profile=d.string("profile", required=False, default=""),
+                context=context,
+                tags=tags,
+            )
+        )
+    if f.items("models"):
+        raise InvalidInput("model inputs need logged models, which this server does not keep yet")
+    _service(request).inputs.log(_run_id(f), inputs, allow_ended=True)
+    return {}
 
 
 @router.post("/runs/update")
