@@ -71,9 +71,10 @@ class Client(ArtifactMethods):
         if self._service is None:
             if self.settings.is_remote:
                 raise InvalidInput(
-                    f"LOOPML_TRACKING_URI={self.settings.tracking_uri} names a server; the "
-                    "remote transport arrives with `loopml server`. Unset it to use the "
-                    "embedded store."
+                    f"LOOPML_TRACKING_URI={self.settings.tracking_uri} names a server, and "
+                    "loopml's own client cannot talk to one yet: point the MLflow client at "
+                    "it (MLFLOW_TRACKING_URI), or unset LOOPML_TRACKING_URI to use the store "
+                    "directly."
                 )
             self._service = TrackingService.from_settings(self.settings)
         return self._service
