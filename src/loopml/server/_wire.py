@@ -7,10 +7,11 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 
 from loopml.errors import InvalidInput, PayloadTooLarge
 
-__all__ = ["Fields", "read_fields"]
+__all__ = ["Fields", "read_fields", "reply"]
 
 MAX_BODY = 1_048_576  # MLflow's limit for a request body (log-batch included)
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -144,3 +145,8 @@ async def read_fields(request: Request) -> Fields:
     if not isinstance(parsed, dict):
         raise InvalidInput("The request body must be a JSON object.")
     return Fields(parsed)
+
+
+def reply(data: dict[str, Any]) -> Response:
+    """A JSON response encoded by orjson, bypassing FastAPI's generic encoder (hot path)."""
+    return Response(orjson.dumps(data), media_type="application/json")

@@ -17,6 +17,9 @@ def _insert(conn: Connection, model: Any) -> Any:
     return sqlite.insert(model)
 
 
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+
+
 def upsert(
     conn: Connection,
     model: Any,
@@ -29,17 +32,21 @@ def upsert(
     """Insert ``rows``; on a key clash update the ``update`` columns (only where ``where``).
 
     ``where`` is a callable ``(table, excluded) -> condition`` so that it can refer to the
-    proposed row (``excluded``), e.g. "only when the new step is higher".
+    proposed row (``excluded``), e.g. "only when the new step is higher". The statement is
+    built once per dialect and shape: building it costs more than running it.
     """
     if not rows:
         return
-    stmt = _insert(conn, model)
-    condition: ColumnElement[bool] | None = where(model, stmt.excluded) if where else None
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={col: stmt.excluded[col] for col in update},
-        where=condition,
-    )
+    cache_key = (conn.dialect.name, model, tuple(keys), tuple(update), where)
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        stmt = _insert(conn, model)
+        condition: ColumnElement[bool] | None = where(model, stmt.excluded) if where else None
+        stmt = _UPSERTS[cache_key] = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={col: stmt.excluded[col] for col in update},
+            where=condition,
+        )
     conn.execute(stmt, list(rows))
 
 

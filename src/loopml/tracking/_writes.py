@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
@@ -263,8 +264,18 @@ def write_batch(
         if batch.finish is not None:
             values["status"], values["end_time"] = batch.finish[0].value, batch.finish[1]
         if values:
-            conn.execute(update(RunRow).where(RunRow.run_id == run_id).values(**values))
+            conn.execute(_update_run(tuple(sorted(values))), {"rid": run_id, **values})
     return row
+
+
+@lru_cache(maxsize=64)
+def _update_run(columns: tuple[str, ...]) -> Any:
+    """``UPDATE runs SET <columns> WHERE run_id = :rid``, built once per set of columns."""
+    return (
+        update(RunRow)
+        .where(RunRow.run_id == bindparam("rid"))
+        .values({c: bindparam(c) for c in columns})
+    )
 
 
 def check_params(run_id: str, params: Mapping[str, str], existing: Mapping[str, str]) -> None:

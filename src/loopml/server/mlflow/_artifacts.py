@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from loopml.artifacts import normalize_artifact_path
 from loopml.errors import InvalidInput, NotFound, PayloadTooLarge
+from loopml.server._wire import reply
 from loopml.server.mlflow._experiments import _service
 from loopml.tracking import TrackingService
 
@@ -39,7 +40,7 @@ def _locate(service: TrackingService, raw: str) -> tuple[str, str]:
 
 
 @router.put("/artifacts/{path:path}")
-async def upload(path: str, request: Request) -> dict[str, Any]:
+async def upload(path: str, request: Request) -> Response:
     service = _service(request)
     run_id, rel = _locate(service, path)
     if not rel:
@@ -60,7 +61,7 @@ async def upload(path: str, request: Request) -> dict[str, Any]:
         service.artifacts.log_upload(run_id, tmp, rel)
     finally:
         os.unlink(tmp)
-    return {}
+    return reply({})
 
 
 @router.get("/artifacts/{path:path}")
@@ -81,13 +82,13 @@ async def download(path: str, request: Request) -> Response:
 
 
 @router.get("/artifacts")
-async def list_files(request: Request) -> dict[str, Any]:
+async def list_files(request: Request) -> Response:
     service = _service(request)
     raw = request.query_params.get("path", "")
     try:
         run_id, rel = _locate(service, raw)
     except NotFound:
-        return {}
+        return reply({})
     entries = service.artifacts.list(run_id, rel)
     files = []
     for entry in entries:
@@ -98,13 +99,13 @@ async def list_files(request: Request) -> dict[str, Any]:
         if not entry.is_dir:
             item["file_size"] = entry.file_size
         files.append(item)
-    return {"files": files} if files else {}
+    return reply({"files": files} if files else {})
 
 
 @router.delete("/artifacts/{path:path}")
-async def delete(path: str, request: Request) -> dict[str, Any]:
+async def delete(path: str, request: Request) -> Response:
     service = _service(request)
     run_id, rel = _locate(service, path)
     if service.artifacts.delete(run_id, rel, allow_ended=True) == 0:
         raise NotFound(f"run {run_id} has no artifact {rel!r}")
-    return {}
+    return reply({})

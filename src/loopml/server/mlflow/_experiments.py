@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from loopml.errors import InvalidInput
-from loopml.server._wire import read_fields
+from loopml.server._wire import read_fields, reply
 from loopml.server.mlflow._convert import experiment_json
 from loopml.tracking import TrackingService, ViewType
 
@@ -35,33 +36,32 @@ def _tags(items: list[Any]) -> dict[str, str]:
 
 
 @router.post("/experiments/create")
-async def create(request: Request) -> dict[str, Any]:
+async def create(request: Request) -> Response:
     f = await read_fields(request)
     experiment_id = _service(request).experiments.create(
         f.string("name"),
         artifact_location=f.string("artifact_location", required=False) or None,
         tags=_tags(f.items("tags")),
     )
-    return {"experiment_id": experiment_id}
+    return reply({"experiment_id": experiment_id})
 
 
 @router.get("/experiments/get")
-async def get(request: Request) -> dict[str, Any]:
+async def get(request: Request) -> Response:
     f = await read_fields(request)
-    return {
-        "experiment": experiment_json(_service(request).experiments.get(f.string("experiment_id")))
-    }
+    experiment = _service(request).experiments.get(f.string("experiment_id"))
+    return reply({"experiment": experiment_json(experiment)})
 
 
 @router.get("/experiments/get-by-name")
-async def get_by_name(request: Request) -> dict[str, Any]:
+async def get_by_name(request: Request) -> Response:
     f = await read_fields(request)
     experiment = _service(request).experiments.get_by_name(f.string("experiment_name"))
-    return {"experiment": experiment_json(experiment)}
+    return reply({"experiment": experiment_json(experiment)})
 
 
 @router.api_route("/experiments/search", methods=["GET", "POST"])
-async def search(request: Request) -> dict[str, Any]:
+async def search(request: Request) -> Response:
     f = await read_fields(request)
     view = _VIEW.get(str(f.string("view_type", required=False, default="ACTIVE_ONLY")).upper())
     if view is None:
@@ -80,7 +80,7 @@ async def search(request: Request) -> dict[str, Any]:
     out: dict[str, Any] = {"experiments": [experiment_json(e) for e in found[:max_results]]}
     if len(found) > max_results:
         out["next_page_token"] = str(offset + max_results)
-    return out
+    return reply(out)
 
 
 def _name_filter(text: str | None) -> str | None:
@@ -105,30 +105,30 @@ def _name_filter(text: str | None) -> str | None:
 
 
 @router.post("/experiments/update")
-async def update(request: Request) -> dict[str, Any]:
+async def update(request: Request) -> Response:
     f = await read_fields(request)
     _service(request).experiments.rename(f.string("experiment_id"), f.string("new_name"))
-    return {}
+    return reply({})
 
 
 @router.post("/experiments/delete")
-async def delete(request: Request) -> dict[str, Any]:
+async def delete(request: Request) -> Response:
     f = await read_fields(request)
     _service(request).experiments.delete(f.string("experiment_id"))
-    return {}
+    return reply({})
 
 
 @router.post("/experiments/restore")
-async def restore(request: Request) -> dict[str, Any]:
+async def restore(request: Request) -> Response:
     f = await read_fields(request)
     _service(request).experiments.restore(f.string("experiment_id"))
-    return {}
+    return reply({})
 
 
 @router.post("/experiments/set-experiment-tag")
-async def set_tag(request: Request) -> dict[str, Any]:
+async def set_tag(request: Request) -> Response:
     f = await read_fields(request)
     _service(request).experiments.set_tag(
         f.string("experiment_id"), f.string("key"), f.string("value", required=False, default="")
     )
-    return {}
+    return reply({})

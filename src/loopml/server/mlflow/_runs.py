@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from loopml.errors import InvalidInput
-from loopml.server._wire import Fields, read_fields
+from loopml.server._wire import Fields, read_fields, reply
 from loopml.server.mlflow._convert import metric_json, run_info_json, run_json
 from loopml.server.mlflow._experiments import _service, _tags
 from loopml.tracking import DatasetInput, Metric, RunBatch, RunStatus, new_run
@@ -52,7 +53,7 @@ def _log(request: Request, run_id: str, **parts: Any) -> None:
 
 
 @router.post("/runs/create")
-async def create(request: Request) -> dict[str, Any]:
+async def create(request: Request) -> Response:
     f = await read_fields(request)
     tags = _tags(f.items("tags"))
     service = _service(request)
@@ -65,19 +66,19 @@ async def create(request: Request) -> dict[str, Any]:
         parent_run_id=tags.get("mlflow.parentRunId") or None,
     )
     service.runs.write(new.run_id, RunBatch(create=new))
-    return {"run": run_json(service.runs.get(new.run_id))}
+    return reply({"run": run_json(service.runs.get(new.run_id))})
 
 
 @router.get("/runs/get")
-async def get(request: Request) -> dict[str, Any]:
+async def get(request: Request) -> Response:
     f = await read_fields(request)
     service = _service(request)
     run = service.runs.get(_run_id(f))
-    return {"run": run_json(run, service.inputs.get(run.info.run_id))}
+    return reply({"run": run_json(run, service.inputs.get(run.info.run_id))})
 
 
 @router.post("/runs/log-inputs")
-async def log_inputs(request: Request) -> dict[str, Any]:
+async def log_inputs(request: Request) -> Response:
     f = await read_fields(request)
     inputs = []
     for item in f.items("datasets"):
@@ -103,11 +104,11 @@ async def log_inputs(request: Request) -> dict[str, Any]:
     if f.items("models"):
         raise InvalidInput("model inputs need logged models, which this server does not keep yet")
     _service(request).inputs.log(_run_id(f), inputs, allow_ended=True)
-    return {}
+    return reply({})
 
 
 @router.post("/runs/update")
-async def update(request: Request) -> dict[str, Any]:
+async def update(request: Request) -> Response:
     f = await read_fields(request)
     status = f.string("status", required=False)
     if status is not None and status not in RunStatus.__members__:
@@ -118,55 +119,55 @@ async def update(request: Request) -> dict[str, Any]:
         end_time=f.integer("end_time"),
         run_name=f.string("run_name", required=False),
     )
-    return {"run_info": run_info_json(info)}
+    return reply({"run_info": run_info_json(info)})
 
 
 @router.post("/runs/delete")
-async def delete(request: Request) -> dict[str, Any]:
+async def delete(request: Request) -> Response:
     f = await read_fields(request)
     _service(request).runs.delete(_run_id(f))
-    return {}
+    return reply({})
 
 
 @router.post("/runs/restore")
-async def restore(request: Request) -> dict[str, Any]:
+async def restore(request: Request) -> Response:
     f = await read_fields(request)
     _service(request).runs.restore(_run_id(f))
-    return {}
+    return reply({})
 
 
 @router.post("/runs/log-metric")
-async def log_metric(request: Request) -> dict[str, Any]:
+async def log_metric(request: Request) -> Response:
     f = await read_fields(request)
     _log(request, _run_id(f), metrics=[_metric(f.data)])
-    return {}
+    return reply({})
 
 
 @router.post("/runs/log-parameter")
-async def log_parameter(request: Request) -> dict[str, Any]:
+async def log_parameter(request: Request) -> Response:
     f = await read_fields(request)
     _log(
         request, _run_id(f), params={f.string("key"): f.string("value", required=False, default="")}
     )
-    return {}
+    return reply({})
 
 
 @router.post("/runs/set-tag")
-async def set_tag(request: Request) -> dict[str, Any]:
+async def set_tag(request: Request) -> Response:
     f = await read_fields(request)
     _log(request, _run_id(f), tags={f.string("key"): f.string("value", required=False, default="")})
-    return {}
+    return reply({})
 
 
 @router.post("/runs/delete-tag")
-async def delete_tag(request: Request) -> dict[str, Any]:
+async def delete_tag(request: Request) -> Response:
     f = await read_fields(request)
     _service(request).runs.delete_tag(_run_id(f), f.string("key"))
-    return {}
+    return reply({})
 
 
 @router.post("/runs/log-batch")
-async def log_batch(request: Request) -> dict[str, Any]:
+async def log_batch(request: Request) -> Response:
     f = await read_fields(request)
     metrics = [_metric(m) for m in f.items("metrics")]
     params = _tags(f.items("params"))
@@ -177,11 +178,11 @@ async def log_batch(request: Request) -> dict[str, Any]:
             f"(got {len(metrics)}, {len(params)}, {len(tags)})."
         )
     _log(request, _run_id(f), metrics=metrics, params=params, tags=tags)
-    return {}
+    return reply({})
 
 
 @router.api_route("/runs/search", methods=["GET", "POST"])
-async def search(request: Request) -> dict[str, Any]:
+async def search(request: Request) -> Response:
     f = await read_fields(request)
     experiment_ids = [str(e) for e in f.items("experiment_ids")]
     if not experiment_ids:
@@ -197,11 +198,11 @@ async def search(request: Request) -> dict[str, Any]:
     out: dict[str, Any] = {"runs": [run_json(r) for r in page.runs]}
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
-    return out
+    return reply(out)
 
 
 @router.get("/metrics/get-history")
-async def get_history(request: Request) -> dict[str, Any]:
+async def get_history(request: Request) -> Response:
     f = await read_fields(request)
     history = _service(request).runs.metric_history(_run_id(f), f.string("metric_key"))
     max_results = f.integer("max_results", default=None)
@@ -213,15 +214,15 @@ async def get_history(request: Request) -> dict[str, Any]:
     out: dict[str, Any] = {"metrics": [metric_json(m) for m in history[start:end]]}
     if end < len(history):
         out["next_page_token"] = str(end)
-    return out
+    return reply(out)
 
 
 @router.post("/logged-models/search")
-async def search_logged_models(request: Request) -> dict[str, Any]:
+async def search_logged_models(request: Request) -> Response:
     """MLflow 3's logged models. loopml does not create them yet (POST /logged-models answers
     ENDPOINT_NOT_FOUND), so none exist and the answer is an empty page; the client calls
     this on every ``runs:/`` resolution and run-artifact download."""
     f = await read_fields(request)
     for experiment_id in f.items("experiment_ids"):
         parse_experiment_id(experiment_id)
-    return {"models": []}
+    return reply({"models": []})
