@@ -27,15 +27,22 @@ class Fields:
         """True when the field was given (and is not null)."""
         return self.data.get(name) is not None
 
-    def string(self, name: str, *, required: bool = True, default: str | None = None) -> Any:
-        """A string field."""
+    def _scalar(self, name: str, *, required: bool) -> Any:
+        """The field's value (a repeated query key given once counts as one), or None."""
         value = self.data.get(name)
         if value is None:
             if required:
                 raise InvalidInput(f"Missing value for required parameter '{name}'.")
-            return default
+            return None
         if isinstance(value, list) and len(value) == 1:
             value = value[0]
+        return value
+
+    def string(self, name: str, *, required: bool = True, default: str | None = None) -> Any:
+        """A string field."""
+        value = self._scalar(name, required=required)
+        if value is None:
+            return default
         if not isinstance(value, str):
             raise InvalidInput(
                 f"Invalid value {value!r} for parameter '{name}': expected a string."
@@ -43,31 +50,24 @@ class Fields:
         return value
 
     def integer(self, name: str, *, required: bool = False, default: int | None = None) -> Any:
-        """An int64 field, given as a JSON number or a string of digits."""
-        value = self.data.get(name)
+        """An int64 field, given as a JSON number (integral) or a string of digits."""
+        value = self._scalar(name, required=required)
         if value is None:
-            if required:
-                raise InvalidInput(f"Missing value for required parameter '{name}'.")
             return default
-        if isinstance(value, list) and len(value) == 1:
-            value = value[0]
-        if isinstance(value, bool):
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str):
+            try:
+                number = int(value)
+            except ValueError:
+                number = None
+        if number is None:
             raise InvalidInput(
                 f"Invalid value {value!r} for parameter '{name}': expected an integer."
             )
-        try:
-            number = int(value) if isinstance(value, str) else value
-        except ValueError:
-            raise InvalidInput(
-                f"Invalid value {value!r} for parameter '{name}': expected an integer."
-            ) from None
-        if not isinstance(number, int) or (isinstance(value, float) and not value.is_integer()):
-            if isinstance(value, float) and value.is_integer():
-                number = int(value)
-            else:
-                raise InvalidInput(
-                    f"Invalid value {value!r} for parameter '{name}': expected an integer."
-                )
         if not -(2**63) <= number < 2**63:
             raise InvalidInput(
                 f"Invalid value {value!r} for parameter '{name}': out of int64 range."
@@ -92,11 +92,9 @@ class Fields:
 
     def flag(self, name: str, *, default: bool = False) -> bool:
         """A boolean field (true/false, as JSON or in the query string)."""
-        value = self.data.get(name)
+        value = self._scalar(name, required=False)
         if value is None:
             return default
-        if isinstance(value, list) and len(value) == 1:
-            value = value[0]
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
