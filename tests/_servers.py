@@ -549,3 +549,45 @@ class SeaweedS3Server:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class ThreadedAppServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 from a thread of the test process.
+
+    Real HTTP over a real socket (the client cannot tell it from ``loopml server``), but
+    started in milliseconds, so that a whole test suite can run against a fresh server per
+    test.
+    """
+
+    def __init__(self, app: Any, port: int = 0) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            app, host=HOST, port=port, log_level="warning", lifespan="off", ws="none"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: Any = None
+        self.url = ""
+
+    def __enter__(self) -> Self:
+        import threading
+
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.005)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://{HOST}:{port}"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)

@@ -10,21 +10,40 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from _servers import ThreadedAppServer
 from loopml.cli import app
 from loopml.client import set_client
+from loopml.config import load_settings
+from loopml.server import create_app
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def home(
+def store_env(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+) -> Path:
     monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LOOPML_TRACKING_URI", raising=False)
     if request.param == "postgres":
         monkeypatch.setenv("LOOPML_DB_URL", request.getfixturevalue("pg_url"))
     else:
         monkeypatch.delenv("LOOPML_DB_URL", raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture(params=["embedded", pytest.param("remote", marks=pytest.mark.remote)])
+def home(
+    request: pytest.FixtureRequest, store_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The store's home; in remote mode the CLI talks to a live server over that store."""
     set_client(None)
-    yield tmp_path / "home"
+    if request.param == "embedded":
+        yield store_env
+    else:
+        with ThreadedAppServer(create_app(load_settings())) as server:
+            monkeypatch.setenv("LOOPML_TRACKING_URI", server.url)
+            monkeypatch.setenv("LOOPML_HOME", str(store_env.parent / "client-home"))
+            monkeypatch.delenv("LOOPML_DB_URL", raising=False)
+            yield store_env
     set_client(None)
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from loopml.client import open_service
 from loopml.config import Settings
 from loopml.store import head_revision, open_store, reset_stores
 from loopml.store._migrate import current_revision
-from loopml.tracking import TrackingService
 
 WORKER = Path(__file__).with_name("_worker.py")
 POINTS = 1500
@@ -23,14 +23,17 @@ def _env(settings: Settings) -> dict[str, str]:
     env["LOOPML_HOME"] = str(settings.home)
     if settings.db_url:
         env["LOOPML_DB_URL"] = settings.db_url
+    if settings.tracking_uri:
+        env["LOOPML_TRACKING_URI"] = settings.tracking_uri
     env["LOOPML_FLUSH_INTERVAL"] = "0.02"  # many small transactions: the hardest case
     return env
 
 
 @pytest.mark.slow
 def test_concurrent_writers_lose_nothing(settings: Settings) -> None:
-    writers = 16 if settings.db_url else 8
-    service = TrackingService.from_settings(settings)
+    # 8 processes on one SQLite file; 16 through PostgreSQL or a server.
+    writers = 16 if settings.db_url or settings.is_remote else 8
+    service = open_service(settings)
     shared = service.runs.create(service.experiments.create("shared")).info.run_id
     procs = [
         subprocess.Popen(
@@ -71,7 +74,8 @@ def test_concurrent_writers_lose_nothing(settings: Settings) -> None:
         assert shared_run.data.params[f"worker{i}"] == str(i)
 
 
-def test_concurrent_first_start_migrates_once(settings: Settings) -> None:
+def test_concurrent_first_start_migrates_once(store_settings: Settings) -> None:
+    settings = store_settings
     url = settings.resolved_db_url()
     procs = [
         subprocess.Popen(
@@ -87,5 +91,5 @@ def test_concurrent_first_start_migrates_once(settings: Settings) -> None:
         assert proc.returncode == 0, err
     reset_stores()
     assert current_revision(open_store(url, migrate=False)) == head_revision()
-    service = TrackingService.from_settings(settings)
+    service = open_service(settings)
     assert service.experiments.get("0").name == "Default"

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from loopml.client import open_service
 from loopml.config import Settings
-from loopml.tracking import RunStatus, TrackingService
+from loopml.tracking import RunStatus
 
 WORKER = Path(__file__).with_name("_worker.py")
 
@@ -19,6 +20,8 @@ def _env(settings: Settings) -> dict[str, str]:
     env["LOOPML_HOME"] = str(settings.home)
     if settings.db_url:
         env["LOOPML_DB_URL"] = settings.db_url
+    if settings.tracking_uri:
+        env["LOOPML_TRACKING_URI"] = settings.tracking_uri
     return env
 
 
@@ -32,7 +35,7 @@ def test_interpreter_exit_makes_everything_durable(settings: Settings) -> None:
         check=True,
     )
     run_id = out.stdout.split()[0]
-    service = TrackingService.from_settings(settings)
+    service = open_service(settings)
     assert len(service.runs.metric_history(run_id, "m")) == 20000
     assert service.runs.get(run_id).info.status == RunStatus.FINISHED
 
@@ -47,7 +50,7 @@ def test_an_exception_fails_the_run_but_keeps_its_points(settings: Settings) -> 
     )
     assert out.returncode == 1 and "training crashed" in out.stderr
     run_id = out.stdout.split()[0]
-    service = TrackingService.from_settings(settings)
+    service = open_service(settings)
     assert len(service.runs.metric_history(run_id, "m")) == 500
     # Not ended by a with-block: atexit ends it FINISHED as MLflow does; the traceback tells.
     assert service.runs.get(run_id).info.status.is_terminal
@@ -67,7 +70,7 @@ def test_sigterm_flushes_and_marks_the_run_killed(settings: Settings) -> None:
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGTERM, err
-    service = TrackingService.from_settings(settings)
+    service = open_service(settings)
     history = service.runs.metric_history(run_id, "m")
     assert len(history) >= 5000
     # Every point up to the last one written is there, in order, none twice.

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 import loopml
-from loopml.client import Client
+from loopml.client import Client, open_service
 from loopml.config import Settings
 from loopml.errors import Conflict, InvalidInput, NotFound
-from loopml.tracking import RunStatus, TrackingService, capture_environment
+from loopml.tracking import RunStatus, capture_environment
 
 
 def test_context_manager_finishes_the_run(client: Client) -> None:
@@ -244,7 +244,7 @@ def test_synchronous_mode_writes_each_call(settings: Settings) -> None:
     run = sync.create_run()
     sync.log_metric(run.info.run_id, "m", 1.5)
     # No flush: another reader sees the point at once.
-    other = TrackingService.from_settings(settings)
+    other = open_service(settings)
     assert other.runs.get(run.info.run_id).data.metrics == {"m": 1.5}
     assert sync._writer is None
 

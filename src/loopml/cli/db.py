@@ -9,6 +9,7 @@ import typer
 from loopml.cli._app import new_app
 from loopml.cli._output import console, print_json
 from loopml.config import load_settings
+from loopml.errors import InvalidInput
 from loopml.store import Store, head_revision, upgrade
 
 __all__ = ["db_app"]
@@ -28,6 +29,11 @@ def upgrade_cmd(
     Example: [bold]LOOPML_DB_URL=postgresql+psycopg://ml@db/loopml loopml db upgrade[/]
     """
     settings = load_settings()
+    if settings.is_remote and not db_url:
+        raise InvalidInput(
+            f"LOOPML_TRACKING_URI={settings.tracking_uri} names a server, which migrates its "
+            "own store when it starts; to upgrade a store directly, give --db-url"
+        )
     url = db_url or settings.resolved_db_url()
     store = Store(url, sqlite_synchronous=settings.sqlite_synchronous)
     try:

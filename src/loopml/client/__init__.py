@@ -1,6 +1,6 @@
 """The Python client: ``Client`` (explicit run ids) and the module-level fluent API."""
 
-from loopml.client._client import Client
+from loopml.client._client import Client, open_service
 from loopml.client._fluent import (
     ActiveRun,
     active_run,
@@ -27,6 +27,7 @@ from loopml.client._logging import (
     set_tag,
     set_tags,
 )
+from loopml.client._remote import RemoteService
 from loopml.client._seed import current_seed, seed_everything
 from loopml.client._writer import MetricWriter
 
@@ -34,6 +35,7 @@ __all__ = [
     "ActiveRun",
     "Client",
     "MetricWriter",
+    "RemoteService",
     "active_run",
     "current_seed",
     "end_run",
@@ -50,6 +52,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "open_service",
     "search_runs",
     "seed_everything",
     "set_client",

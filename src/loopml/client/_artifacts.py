@@ -12,6 +12,7 @@ from loopml.errors import InvalidInput
 from loopml.tracking import ArtifactInfo
 
 if TYPE_CHECKING:
+    from loopml.client._remote import RemoteService
     from loopml.tracking import TrackingService
 
 __all__ = ["ArtifactMethods"]
@@ -21,7 +22,7 @@ class ArtifactMethods:
     """Mixed into :class:`Client`; every call flushes first, as the run may still be queued."""
 
     @property
-    def service(self) -> TrackingService:  # pragma: no cover - provided by Client
+    def service(self) -> TrackingService | RemoteService:  # pragma: no cover - provided by Client
         raise NotImplementedError
 
     def flush(self) -> None:  # pragma: no cover - provided by Client

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loopml.client._artifacts import ArtifactMethods
+from loopml.client._remote import RemoteService
 from loopml.client._writer import MetricWriter
 from loopml.config import Settings, load_settings
 from loopml.errors import Conflict, InvalidInput, NotFound
@@ -33,16 +34,21 @@ from loopml.tracking._experiments import parse_experiment_id
 from loopml.tracking._validation import _valid_keys as _VALID_KEYS
 from loopml.tracking._writes import check_params, validate_batch
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["Client"]
+__all__ = ["Client", "open_service"]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
+def open_service(settings: Settings) -> TrackingService | RemoteService:
+    """The tracking service that ``settings`` name: a server's, or the embedded store's."""
+    if settings.is_remote:
+        return RemoteService(settings)
+    return TrackingService.from_settings(settings)
+
+
 class Client(ArtifactMethods):
-    """Talks to the tracking store: embedded (default) or a ``loopml server`` (issue 3).
+    """Talks to the tracking store: embedded (default), or a ``loopml server`` when
+    ``LOOPML_TRACKING_URI`` is ``http(s)://host:port``.
 
     Args:
         settings: explicit settings; by default read from ``LOOPML_*`` now.
@@ -57,7 +63,7 @@ class Client(ArtifactMethods):
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
-        self._service: TrackingService | None = None
+        self._service: TrackingService | RemoteService | None = None
         self._writer: MetricWriter | None = None
         self._writable: set[str] = set()
         self._params: dict[str, dict[str, str]] = {}
@@ -66,17 +72,11 @@ class Client(ArtifactMethods):
 
     # -- plumbing ------------------------------------------------------------------------
     @property
-    def service(self) -> TrackingService:
-        """The tracking service behind this client (opened and migrated on first use)."""
+    def service(self) -> TrackingService | RemoteService:
+        """The tracking service: the embedded store (opened and migrated on first use), or
+        the ``loopml server`` that ``LOOPML_TRACKING_URI`` names."""
         if self._service is None:
-            if self.settings.is_remote:
-                raise InvalidInput(
-                    f"LOOPML_TRACKING_URI={self.settings.tracking_uri} names a server, and "
-                    "loopml's own client cannot talk to one yet: point the MLflow client at "
-                    "it (MLFLOW_TRACKING_URI), or unset LOOPML_TRACKING_URI to use the store "
-                    "directly."
-                )
-            self._service = TrackingService.from_settings(self.settings)
+            self._service = open_service(self.settings)
         return self._service
 
     @property

@@ -10,6 +10,8 @@ from loopml.config import Settings, load_settings
 from loopml.server._errors import install_error_handlers
 from loopml.server.mlflow import artifacts_router
 from loopml.server.mlflow import router as mlflow_router
+from loopml.server.native import PREFIX as NATIVE_PREFIX
+from loopml.server.native import router as native_router
 from loopml.tracking import TrackingService
 
 __all__ = ["create_app"]
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mlflow_router, prefix="/ajax-api/2.0/mlflow")
     app.include_router(artifacts_router, prefix="/api/2.0/mlflow-artifacts")
     app.include_router(artifacts_router, prefix="/ajax-api/2.0/mlflow-artifacts")
+    app.include_router(native_router, prefix=NATIVE_PREFIX)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

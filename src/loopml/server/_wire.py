@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import tempfile
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -11,7 +15,7 @@ from starlette.responses import Response
 
 from loopml.errors import InvalidInput, PayloadTooLarge
 
-__all__ = ["Fields", "read_fields", "reply"]
+__all__ = ["Fields", "read_fields", "received_file", "reply"]
 
 MAX_BODY = 1_048_576  # MLflow's limit for a request body (log-batch included)
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -148,3 +152,27 @@ async def read_fields(request: Request) -> Fields:
 def reply(data: dict[str, Any]) -> Response:
     """A JSON response encoded by orjson, bypassing FastAPI's generic encoder (hot path)."""
     return Response(orjson.dumps(data), media_type="application/json")
+
+
+@contextlib.asynccontextmanager
+async def received_file(request: Request) -> AsyncIterator[str]:
+    """Stream the request body into a temporary file (removed afterwards); yields its path.
+
+    Bodies over ``LOOPML_MAX_UPLOAD_MB`` are refused with a 413 as soon as they cross it.
+    """
+    limit = request.app.state.settings.max_upload_mb * 1024 * 1024
+    fd, tmp = tempfile.mkstemp(prefix="loopml-upload-")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"upload is over {limit} bytes (LOOPML_MAX_UPLOAD_MB); "
+                        "store large files in the artifact store directly"
+                    )
+                out.write(chunk)
+        yield tmp
+    finally:
+        os.unlink(tmp)

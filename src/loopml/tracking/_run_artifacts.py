@@ -85,17 +85,23 @@ class RunArtifacts:
         return self._record(run_id, entries) if entries else []
 
     def log_upload(
-        self, run_id: str, local_path: str | os.PathLike[str], artifact_file: str
+        self,
+        run_id: str,
+        local_path: str | os.PathLike[str],
+        artifact_file: str,
+        *,
+        allow_ended: bool = True,
     ) -> ArtifactInfo:
-        """Store an uploaded file at exactly ``artifact_file`` (the MLflow artifact proxy).
+        """Store an uploaded file at exactly ``artifact_file`` (the servers' upload routes).
 
-        As over MLflow's API, ended (not deleted) runs accept artifacts.
+        As over MLflow's API, ended (not deleted) runs accept artifacts unless
+        ``allow_ended`` is False (loopml's own API).
         """
         target = normalize_artifact_path(artifact_file)
         with self.store.read() as conn:
-            check_writable(conn, run_id, allow_ended=True)
+            check_writable(conn, run_id, allow_ended=allow_ended)
         blob = self.blobs.put_file(local_path)
-        return self._record(run_id, [(target, blob)], allow_ended=True)[0]
+        return self._record(run_id, [(target, blob)], allow_ended=allow_ended)[0]
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> ArtifactInfo:
         """Store ``data`` at the artifact path ``artifact_file``."""

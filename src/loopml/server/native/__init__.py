@@ -1,0 +1,107 @@
+"""loopml's own API (``/api/loopml/v1``): what ``LOOPML_TRACKING_URI=http://...`` talks to.
+
+Two kinds of route:
+
+- ``POST /call/{area}/{method}`` runs one method of the tracking service (an allow-list,
+  below) with arguments in :mod:`loopml.tracking`'s wire codec. The remote client is then
+  the embedded API, method for method, with the same batching: one flush of the client's
+  writer is one request and one transaction.
+- Artifact bytes stream as request and response bodies, never as JSON:
+  ``PUT|GET /runs/{run_id}/artifacts/{path}`` and ``PUT /blobs``.
+
+Errors answer ``{"error": {code, message, details}}`` with the error's HTTP status; the
+client rebuilds the same exception class from ``code``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from loopml.errors import InvalidInput, NotFound, PayloadTooLarge
+from loopml.server._wire import received_file, reply
+from loopml.tracking import TrackingService
+from loopml.tracking._codec import NATIVE_API, decode, encode
+
+__all__ = ["PREFIX", "router"]
+
+PREFIX = NATIVE_API
+
+# What a remote client may call. Nothing that reads or writes the server's own file
+# system by a path the caller names (log_file, log_dir, download): those are done by the
+# client on its side, over the byte routes.
+_METHODS: dict[str, frozenset[str]] = {
+    "experiments": frozenset(
+        {"create", "get", "get_by_name", "search", "count_runs", "delete", "restore"}
+        | {"rename", "set_tag"}
+    ),
+    "runs": frozenset(
+        {"create", "write", "get_info", "get", "get_many", "update", "finish", "delete"}
+        | {"restore", "delete_tag", "check_writable", "log_batch", "metric_history", "search"}
+    ),
+    "artifacts": frozenset({"list", "delete", "log_bytes"}),
+    "inputs": frozenset({"log", "get"}),
+}
+
+router = APIRouter()
+
+
+def _service(request: Request) -> TrackingService:
+    return request.app.state.tracking
+
+
+@router.post("/call/{area}/{method}")
+async def call(area: str, method: str, request: Request) -> Response:
+    """Run ``service.<area>.<method>(*args, **kwargs)``; answer ``{"result": ...}``."""
+    if method not in _METHODS.get(area, ()):
+        raise NotFound(f"the tracking API has no method {area}.{method}")
+    limit = request.app.state.settings.max_upload_mb * 1024 * 1024
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"request body is {len(body)} bytes; the limit is {limit}")
+    try:
+        payload = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"malformed JSON body: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidInput('the body must be a JSON object {"args": [...], "kwargs": {...}}')
+    args, kwargs = decode(payload.get("args", [])), decode(payload.get("kwargs", {}))
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise InvalidInput('"args" must be a JSON array and "kwargs" a JSON object')
+    target = getattr(getattr(_service(request), area), method)
+    try:
+        inspect.signature(target).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise InvalidInput(f"{area}.{method}: {exc}") from None
+    return reply({"result": encode(target(*args, **kwargs))})
+
+
+@router.put("/runs/{run_id}/artifacts/{path:path}")
+async def upload(run_id: str, path: str, request: Request) -> Response:
+    """Store the body as the run's artifact file ``path``."""
+    allow_ended = request.query_params.get("allow_ended", "false") == "true"
+    async with received_file(request) as tmp:
+        info = _service(request).artifacts.log_upload(run_id, tmp, path, allow_ended=allow_ended)
+    return reply({"result": encode(info)})
+
+
+@router.get("/runs/{run_id}/artifacts/{path:path}")
+async def download(run_id: str, path: str, request: Request) -> Response:
+    """The bytes of one artifact file, verified against its sha256."""
+    data = _service(request).artifacts.read_bytes(run_id, path)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.put("/blobs")
+async def put_blob(request: Request) -> Response:
+    """Store the body content-addressed (files recorded with a new run); answer its Blob."""
+    async with received_file(request) as tmp:
+        blob = _service(request).blobs.put_file(tmp)
+    return reply({"result": encode(blob)})
