@@ -51,6 +51,11 @@ def main() -> None:
         with mlflow.start_run(run_name="child", nested=True) as child:
             mlflow.log_metric("inner", 1.0)
     client = MlflowClient()
+    mlflow.set_experiment_tag("owner", "loopml-test")
+    tagged = client.search_experiments(filter_string="tags.owner = 'loopml-test'")
+    by_name = client.search_experiments(
+        filter_string="name LIKE '%compat%' OR name = 'Default'", order_by=["name DESC"]
+    )
     history = client.get_metric_history(parent.info.run_id, "loss")
     got = client.get_run(parent.info.run_id)
     frame = mlflow.search_runs(
@@ -111,6 +116,8 @@ def main() -> None:
                 "notes": notes,
                 "weights_ok": weights_ok,
                 "foreign_params": foreign.data.params,
+                "experiments_tagged": [e.name for e in tagged],
+                "experiments_by_name": [e.name for e in by_name],
                 "errors": {
                     "missing_run": error_code(lambda: client.get_run("0" * 32)),
                     "duplicate_experiment": error_code(

@@ -51,6 +51,8 @@ def test_mlflow_client_end_to_end(live_server: Any) -> None:
     assert seen["either_rows"] == 2  # OR: beyond MLflow's grammar
     assert seen["pages"] == [["child"], ["parent"]]
     assert seen["foreign_metrics"] == {"auc": 0.93} and seen["foreign_params"] == {"k": "v"}
+    assert seen["experiments_tagged"] == ["mlflow-compat"]
+    assert seen["experiments_by_name"] == ["mlflow-compat", "Default"]
     assert seen["artifacts"] == ["notes.txt", "tree"]
     assert seen["inputs"] == [["toy", seen["digest"], {"mlflow.data.context": "training"}]]
     assert seen["nested"] == ["tree/sub/w.bin"]

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from loopml.client import Client
 from loopml.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PayloadTooLarge
 from loopml.tracking import Metric, RunStatus, TrackingService, ViewType
 
@@ -187,3 +188,29 @@ def test_delete_tag(service: TrackingService, run_id: str) -> None:
     assert "t" not in service.runs.get(run_id).data.tags
     with pytest.raises(NotFound):
         service.runs.delete_tag(run_id, "t")
+
+
+def test_search_experiments_by_filter_and_order(client: Client) -> None:
+    growth = client.create_experiment("churn-a", tags={"team": "growth"})
+    core = client.create_experiment("churn-b", tags={"team": "core"})
+    other = client.create_experiment("fraud", tags={"team": "growth"})
+
+    def ids(flt: str, order: list[str] | None = None) -> list[str]:
+        found = client.search_experiments(filter_string=flt, order_by=order)
+        return [e.experiment_id for e in found]
+
+    assert ids("name LIKE 'churn%'") == [growth, core]
+    assert ids("tags.team = 'growth'") == [growth, other]
+    assert ids("tags.team = 'growth' AND name = 'fraud'") == [other]
+    assert ids("name = 'fraud' OR tags.team = 'core'") == [core, other]
+    assert ids("tags.team IS NULL") == ["0"]
+    assert ids("attributes.creation_time >= 0", ["name DESC"]) == [other, core, growth, "0"]
+    for bad, match in [
+        ("metrics.auc > 1", "no metrics"),
+        ("colour = 'x'", "unknown experiment attribute"),
+        ("name > 3", "quoted string"),
+    ]:
+        with pytest.raises(InvalidInput, match=match):
+            ids(bad)
+    with pytest.raises(InvalidInput, match="order by"):
+        ids("", ["tags.team"])

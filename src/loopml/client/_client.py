@@ -123,11 +123,18 @@ class Client(ArtifactMethods):
         *,
         view_type: ViewType | str = ViewType.ACTIVE_ONLY,
         name_like: str | None = None,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
         max_results: int = 1000,
     ) -> list[Experiment]:
-        """Experiments, oldest first; ``name_like`` is a SQL LIKE pattern."""
+        """Experiments, oldest first; ``name_like`` is a SQL LIKE pattern, ``filter_string``
+        MLflow's experiment filter (``tags.team = 'growth' OR name LIKE 'churn%'``)."""
         return self.service.experiments.search(
-            view_type=ViewType(str(view_type).upper()), name_like=name_like, max_results=max_results
+            view_type=ViewType(str(view_type).upper()),
+            name_like=name_like,
+            filter_string=filter_string,
+            order_by=order_by,
+            max_results=max_results,
         )
 
     def delete_experiment(self, experiment_id: str) -> None:

@@ -145,10 +145,22 @@ class Experiments:
         *,
         view_type: ViewType = ViewType.ACTIVE_ONLY,
         name_like: str | None = None,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
         max_results: int = 1000,
         offset: int = 0,
     ) -> list[Experiment]:
-        """Experiments by name, oldest first (``name_like`` is a SQL LIKE pattern)."""
+        """Experiments, oldest first unless ``order_by`` says otherwise.
+
+        Args:
+            name_like: a SQL LIKE pattern on the name.
+            filter_string: MLflow's experiment filter (``name LIKE 'churn%' AND
+                tags.team = 'growth'``, ``creation_time > 1700000000000``), plus OR and
+                parentheses.
+            order_by: e.g. ``["last_update_time DESC", "name"]``.
+        """
+        from loopml.tracking._experiment_search import experiment_filter, experiment_order
+
         if not 1 <= max_results <= 50_000:
             raise InvalidInput(f"max_results must be between 1 and 50000, got {max_results}")
         q = select(ExperimentRow)
@@ -158,7 +170,10 @@ class Experiments:
             q = q.where(ExperimentRow.lifecycle_stage == "deleted")
         if name_like:
             q = q.where(ExperimentRow.name.like(name_like))
-        q = q.order_by(ExperimentRow.experiment_id).offset(offset).limit(max_results)
+        where = experiment_filter(filter_string)
+        if where is not None:
+            q = q.where(where)
+        q = q.order_by(*experiment_order(order_by)).offset(offset).limit(max_results)
         with self.store.read() as conn:
             rows = conn.execute(q).all()
             tags = self._tags(conn, [r.experiment_id for r in rows])

@@ -25,6 +25,7 @@ from loopml.tracking._snapshot import Snapshot, run_data
 from loopml.tracking._validation import check_timestamp
 from loopml.tracking._writes import (
     RUN_NAME_TAG,
+    NewRun,
     RunBatch,
     check_run_id,
     check_writable,
@@ -203,6 +204,29 @@ class Runs:
                 for row in _raw_rows(conn, _SELECT_RUNS, {"ids": chunk}):
                     runs[row[0]] = Run(info=_info_from_tuple(row), data=run_data(*row[-3:]))
         return [runs[i] for i in ids if i in runs]
+
+    def find_twin(self, new: NewRun, *, name_given: bool = True) -> Run | None:
+        """An active run that ``new`` would duplicate: same experiment, start time (to the
+        millisecond), user, name (if ``name_given``; not a generated one), and tags.
+
+        A client that retries a create whose answer was lost gets the first run back
+        instead of a second one (the MLflow adapter asks this).
+        """
+        with self.store.read() as conn:
+            ids = conn.execute(
+                select(RunRow.run_id).where(
+                    RunRow.experiment_id == new.experiment_id,
+                    RunRow.start_time == new.start_time,
+                    RunRow.user_id == new.user_id,
+                    RunRow.lifecycle_stage == "active",
+                )
+            ).scalars()
+            candidates = self.get_many(list(ids))
+        for run in candidates:
+            same_tags = all(run.data.tags.get(k) == v for k, v in new.tags.items())
+            if same_tags and (not name_given or run.info.run_name == new.run_name):
+                return run
+        return None
 
     # -- update / delete -----------------------------------------------------------------
     def update(

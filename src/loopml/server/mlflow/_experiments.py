@@ -73,35 +73,18 @@ async def search(request: Request) -> Response:
     if not token.isdigit():
         raise InvalidInput(f"Invalid page_token {token[:40]!r}.")
     offset = int(token)
-    name_like = _name_filter(f.string("filter", required=False))
+    order_by = f.items("order_by") if f.has("order_by") else None
     found = _service(request).experiments.search(
-        view_type=view, name_like=name_like, max_results=max_results + 1, offset=offset
+        view_type=view,
+        filter_string=f.string("filter", required=False),
+        order_by=[str(o) for o in order_by] if order_by else None,
+        max_results=max_results + 1,
+        offset=offset,
     )
     out: dict[str, Any] = {"experiments": [experiment_json(e) for e in found[:max_results]]}
     if len(found) > max_results:
         out["next_page_token"] = str(offset + max_results)
     return reply(out)
-
-
-def _name_filter(text: str | None) -> str | None:
-    """The experiment filters this slice supports: ``name = '...'`` and ``name LIKE '...'``."""
-    if not text or not text.strip():
-        return None
-    from loopml.tracking import parse_filter
-    from loopml.tracking._filter import Clause
-
-    node = parse_filter(text)
-    if (
-        isinstance(node, Clause)
-        and node.entity == "attribute"
-        and node.key.lower() == "name"
-        and node.op in ("=", "LIKE")
-        and isinstance(node.value, str)
-    ):
-        return node.value
-    raise InvalidInput(
-        f"Unsupported experiment filter {text!r}: filter on name = '...' or name LIKE '...'."
-    )
 
 
 @router.post("/experiments/update")
