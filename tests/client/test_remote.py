@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from _servers import ThreadedAppServer, free_ports
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from _servers import ThreadedAppServer, free_ports
 from loopml.client import Client
 from loopml.config import Settings
 from loopml.errors import InvalidInput, LoopMLError, NotFound, Unavailable
@@ -31,9 +31,11 @@ values = st.recursive(
     | st.floats(allow_nan=False)
     | st.text()
     | st.binary(max_size=64),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.tuples(inner, inner)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

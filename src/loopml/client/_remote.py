@@ -29,6 +29,7 @@ from loopml.tracking import ArtifactInfo
 from loopml.tracking._codec import NATIVE_API, decode, encode
 from loopml.tracking._experiments import Experiments
 from loopml.tracking._inputs import RunInputs
+from loopml.tracking._logged_models import LoggedModels
 from loopml.tracking._runs import Runs
 
 __all__ = ["RemoteService"]
@@ -55,6 +56,7 @@ class RemoteService:
         self.experiments = cast(Experiments, _Area(self, "experiments"))
         self.runs = cast(Runs, _Area(self, "runs"))
         self.inputs = cast(RunInputs, _Area(self, "inputs"))
+        self.logged_models = cast(LoggedModels, _Area(self, "logged_models"))
         self.artifacts = RemoteArtifacts(self)
         self.blobs = RemoteBlobs(self)
 

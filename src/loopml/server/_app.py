@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from loopml.config import Settings, load_settings
 from loopml.server._errors import install_error_handlers
+from loopml.server._openapi import install_openapi
 from loopml.server.mlflow import artifacts_router
 from loopml.server.mlflow import router as mlflow_router
 from loopml.server.native import PREFIX as NATIVE_PREFIX
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(artifacts_router, prefix="/api/2.0/mlflow-artifacts")
     app.include_router(artifacts_router, prefix="/ajax-api/2.0/mlflow-artifacts")
     app.include_router(native_router, prefix=NATIVE_PREFIX)
+    install_openapi(app, ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"))
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

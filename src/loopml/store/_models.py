@@ -21,10 +21,16 @@ __all__ = [
     "ExperimentRow",
     "ExperimentTagRow",
     "LatestMetricRow",
+    "LoggedModelArtifactRow",
+    "LoggedModelMetricRow",
+    "LoggedModelParamRow",
+    "LoggedModelRow",
+    "LoggedModelTagRow",
     "MetricChunkRow",
     "ParamRow",
     "RunArtifactRow",
     "RunInputRow",
+    "RunModelLinkRow",
     "RunRow",
     "TagRow",
 ]
@@ -185,3 +191,103 @@ class RunInputRow(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "name", "digest", "context", name="uq_run_inputs"),
     )
+
+
+class LoggedModelRow(Base):
+    """An MLflow 3 logged model: a model's own record, apart from the run that made it."""
+
+    __tablename__ = "logged_models"
+
+    model_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id"))
+    name: Mapped[str] = mapped_column(String(500))
+    model_type: Mapped[str] = mapped_column(String(500), default="")
+    source_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    status_message: Mapped[str] = mapped_column(Text, default="")
+    artifact_location: Mapped[str] = mapped_column(Text)
+    lifecycle_stage: Mapped[str] = mapped_column(String(32), default="active")
+    creation_timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    last_updated_timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_logged_models_experiment_created", "experiment_id", "creation_timestamp_ms"),
+        Index("ix_logged_models_source_run", "source_run_id"),
+    )
+
+
+class LoggedModelParamRow(Base):
+    """A logged model's parameter (immutable once set, as a run's)."""
+
+    __tablename__ = "logged_model_params"
+    __table_args__ = _NO_ROWID
+
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class LoggedModelTagRow(Base):
+    """A logged model's tag."""
+
+    __tablename__ = "logged_model_tags"
+    __table_args__ = _NO_ROWID
+
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class LoggedModelMetricRow(Base):
+    """A metric point logged against a model (MLflow's ``Metric.model_id``)."""
+
+    __tablename__ = "logged_model_metrics"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("logged_models.model_id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(250))
+    value: Mapped[float] = mapped_column(Double)
+    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    dataset_name: Mapped[str] = mapped_column(String(500), default="")
+    dataset_digest: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (Index("ix_logged_model_metrics_model_key", "model_id", "key"),)
+
+
+class LoggedModelArtifactRow(Base):
+    """A logged model's artifact path pointing at a content-addressed blob (sha256)."""
+
+    __tablename__ = "logged_model_artifacts"
+    __table_args__ = _NO_ROWID
+
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created: Mapped[int] = mapped_column(BigInteger)
+
+
+class RunModelLinkRow(Base):
+    """A run's link to a logged model: an output it produced or an input it used."""
+
+    __tablename__ = "run_model_links"
+    __table_args__ = _NO_ROWID
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"), primary_key=True
+    )
+    direction: Mapped[str] = mapped_column(String(8), primary_key=True)  # "output" / "input"
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+    created: Mapped[int] = mapped_column(BigInteger)

@@ -15,6 +15,15 @@ from loopml.tracking._entities import (
 )
 from loopml.tracking._experiments import DEFAULT_EXPERIMENT_ID
 from loopml.tracking._filter import parse_filter, parse_order_by
+from loopml.tracking._logged_models import LoggedModels
+from loopml.tracking._model_entities import (
+    LoggedModel,
+    LoggedModelsPage,
+    LoggedModelStatus,
+    ModelMetric,
+    ModelOrder,
+    ModelOutput,
+)
 from loopml.tracking._runs import final_status
 from loopml.tracking._service import TrackingService, artifact_store_from_settings
 from loopml.tracking._validation import (
@@ -33,7 +42,14 @@ __all__ = [
     "DatasetInput",
     "Environment",
     "Experiment",
+    "LoggedModel",
+    "LoggedModelStatus",
+    "LoggedModels",
+    "LoggedModelsPage",
     "Metric",
+    "ModelMetric",
+    "ModelOrder",
+    "ModelOutput",
     "NewRun",
     "Run",
     "RunBatch",

@@ -33,6 +33,14 @@ from loopml.tracking._entities import (
     RunStatus,
     ViewType,
 )
+from loopml.tracking._model_entities import (
+    LoggedModel,
+    LoggedModelsPage,
+    LoggedModelStatus,
+    ModelMetric,
+    ModelOrder,
+    ModelOutput,
+)
 from loopml.tracking._writes import NewRun, RunBatch
 
 __all__ = ["NATIVE_API", "decode", "encode"]
@@ -46,6 +54,11 @@ _DATACLASSES: dict[str, type[Any]] = {
         Blob,
         DatasetInput,
         Experiment,
+        LoggedModel,
+        LoggedModelsPage,
+        ModelMetric,
+        ModelOrder,
+        ModelOutput,
         NewRun,
         Run,
         RunBatch,
@@ -54,7 +67,9 @@ _DATACLASSES: dict[str, type[Any]] = {
         RunsPage,
     )
 }
-_ENUMS: dict[str, type[Enum]] = {cls.__name__: cls for cls in (RunStatus, ViewType)}
+_ENUMS: dict[str, type[Enum]] = {
+    cls.__name__: cls for cls in (LoggedModelStatus, RunStatus, ViewType)
+}
 _FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 

@@ -205,9 +205,12 @@ class Runs:
                     runs[row[0]] = Run(info=_info_from_tuple(row), data=run_data(*row[-3:]))
         return [runs[i] for i in ids if i in runs]
 
-    def find_twin(self, new: NewRun, *, name_given: bool = True) -> Run | None:
+    def find_twin(
+        self, new: NewRun, *, tags: Mapping[str, str], name_given: bool = True
+    ) -> Run | None:
         """An active run that ``new`` would duplicate: same experiment, start time (to the
-        millisecond), user, name (if ``name_given``; not a generated one), and tags.
+        millisecond), user, name (if ``name_given``; not a generated one), and the
+        requested ``tags``.
 
         A client that retries a create whose answer was lost gets the first run back
         instead of a second one (the MLflow adapter asks this).
@@ -223,7 +226,7 @@ class Runs:
             ).scalars()
             candidates = self.get_many(list(ids))
         for run in candidates:
-            same_tags = all(run.data.tags.get(k) == v for k, v in new.tags.items())
+            same_tags = all(run.data.tags.get(k) == v for k, v in tags.items())
             if same_tags and (not name_given or run.info.run_name == new.run_name):
                 return run
         return None

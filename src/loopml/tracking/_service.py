@@ -9,6 +9,8 @@ from loopml.config import Settings
 from loopml.store import Store, open_store
 from loopml.tracking._experiments import Experiments
 from loopml.tracking._inputs import RunInputs
+from loopml.tracking._logged_models import LoggedModels
+from loopml.tracking._model_artifacts import ModelArtifacts
 from loopml.tracking._run_artifacts import RunArtifacts
 from loopml.tracking._runs import Runs
 
@@ -36,6 +38,8 @@ class TrackingService:
         runs: create / get / update / log / search runs.
         artifacts: log / list / read / download run artifacts.
         inputs: the datasets runs used.
+        logged_models: models logged apart from runs (MLflow 3), and runs' links to them.
+        model_artifacts: the files of logged models.
     """
 
     def __init__(self, store: Store, blobs: ArtifactStore) -> None:
@@ -45,6 +49,8 @@ class TrackingService:
         self.runs = Runs(store, self.experiments)
         self.artifacts = RunArtifacts(store, blobs, self.runs)
         self.inputs = RunInputs(store)
+        self.logged_models = LoggedModels(store, self.experiments)
+        self.model_artifacts = ModelArtifacts(store, blobs, self.logged_models)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TrackingService:

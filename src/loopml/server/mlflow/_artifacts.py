@@ -1,14 +1,17 @@
 """MLflow's artifact proxy (``/api/2.0/mlflow-artifacts``): upload, download, list, delete.
 
 Paths are ``<experiment id>/<run id>/artifacts/<path in the run>``, as in the runs'
-``mlflow-artifacts:`` URIs. The path is checked once (one normalisation, no second decode)
-and confined to the run; bytes are stored content-addressed and verified on every read.
+``mlflow-artifacts:`` URIs, or ``<experiment id>/models/<model id>/artifacts/<path>`` for
+MLflow 3's logged models. The path is checked once (one normalisation, no second decode)
+and confined to its run or model; bytes are stored content-addressed and verified on every
+read.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,33 +21,69 @@ from loopml.artifacts import normalize_artifact_path
 from loopml.errors import InvalidInput, NotFound, PayloadTooLarge
 from loopml.server._wire import reply
 from loopml.server.mlflow._experiments import _service
-from loopml.tracking import TrackingService
+from loopml.tracking import ArtifactInfo, TrackingService
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 
-def _locate(service: TrackingService, raw: str) -> tuple[str, str]:
-    """``(run id, path inside the run)`` for a proxy path; 400 for a path that escapes."""
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where a proxy path points: a run's or a logged model's artifact ``rel``."""
+
+    service: TrackingService
+    owner: str  # a run id, or a model id (``m-...``) when ``is_model``
+    rel: str
+    is_model: bool
+
+    def upload(self, local: str) -> None:
+        if self.is_model:
+            self.service.model_artifacts.log_upload(self.owner, local, self.rel)
+        else:
+            self.service.artifacts.log_upload(self.owner, local, self.rel)
+
+    def read(self) -> bytes:
+        if self.is_model:
+            return self.service.model_artifacts.read_bytes(self.owner, self.rel)
+        return self.service.artifacts.read_bytes(self.owner, self.rel)
+
+    def list(self) -> list[ArtifactInfo]:
+        if self.is_model:
+            return self.service.model_artifacts.list(self.owner, self.rel)
+        return self.service.artifacts.list(self.owner, self.rel)
+
+    def delete(self) -> int:
+        if self.is_model:
+            return self.service.model_artifacts.delete(self.owner, self.rel)
+        return self.service.artifacts.delete(self.owner, self.rel, allow_ended=True)
+
+
+def _locate(service: TrackingService, raw: str) -> _Target:
+    """The run or model a proxy path points into; 400 for a path that escapes."""
     clean = normalize_artifact_path(raw, allow_empty=True)
     parts = clean.split("/") if clean else []
+    if len(parts) >= 4 and parts[0].isdigit() and parts[1:4:2] == ["models", "artifacts"]:
+        model = service.logged_models.get(parts[2])
+        if model.experiment_id != parts[0]:
+            raise NotFound(f"logged model {parts[2]} is not in experiment {parts[0]}")
+        return _Target(service, model.model_id, "/".join(parts[4:]), is_model=True)
     if len(parts) < 3 or parts[2] != "artifacts" or not parts[0].isdigit():
         raise InvalidInput(
-            f"artifact path {raw!r} is not <experiment id>/<run id>/artifacts/<path>"
+            f"artifact path {raw!r} is not <experiment id>/<run id>/artifacts/<path> "
+            "or <experiment id>/models/<model id>/artifacts/<path>"
         )
     info = service.runs.get_info(parts[1])
     if info.experiment_id != parts[0]:
         raise NotFound(f"run {parts[1]} is not in experiment {parts[0]}")
-    return info.run_id, "/".join(parts[3:])
+    return _Target(service, info.run_id, "/".join(parts[3:]), is_model=False)
 
 
 @router.put("/artifacts/{path:path}")
 async def upload(path: str, request: Request) -> Response:
-    service = _service(request)
-    run_id, rel = _locate(service, path)
-    if not rel:
-        raise InvalidInput("give a file path below the run's artifacts/ directory")
+    target = _locate(_service(request), path)
+    if not target.rel:
+        raise InvalidInput("give a file path below the artifacts/ directory")
     limit = request.app.state.settings.max_upload_mb * 1024 * 1024
     fd, tmp = tempfile.mkstemp(prefix="loopml-upload-")
     size = 0
@@ -58,7 +97,7 @@ async def upload(path: str, request: Request) -> Response:
                         "store large files in the artifact store directly"
                     )
                 out.write(chunk)
-        service.artifacts.log_upload(run_id, tmp, rel)
+        target.upload(tmp)
     finally:
         os.unlink(tmp)
     return reply({})
@@ -66,10 +105,9 @@ async def upload(path: str, request: Request) -> Response:
 
 @router.get("/artifacts/{path:path}")
 async def download(path: str, request: Request) -> Response:
-    service = _service(request)
-    run_id, rel = _locate(service, path)
-    data = service.artifacts.read_bytes(run_id, rel)
-    name = rel.rsplit("/", 1)[-1].replace('"', "")
+    target = _locate(_service(request), path)
+    data = target.read()
+    name = target.rel.rsplit("/", 1)[-1].replace('"', "")
     return Response(
         data,
         media_type="application/octet-stream",
@@ -83,13 +121,13 @@ async def download(path: str, request: Request) -> Response:
 
 @router.get("/artifacts")
 async def list_files(request: Request) -> Response:
-    service = _service(request)
     raw = request.query_params.get("path", "")
     try:
-        run_id, rel = _locate(service, raw)
+        target = _locate(_service(request), raw)
     except NotFound:
         return reply({})
-    entries = service.artifacts.list(run_id, rel)
+    rel = target.rel
+    entries = target.list()
     files = []
     for entry in entries:
         item: dict[str, Any] = {
@@ -104,8 +142,7 @@ async def list_files(request: Request) -> Response:
 
 @router.delete("/artifacts/{path:path}")
 async def delete(path: str, request: Request) -> Response:
-    service = _service(request)
-    run_id, rel = _locate(service, path)
-    if service.artifacts.delete(run_id, rel, allow_ended=True) == 0:
-        raise NotFound(f"run {run_id} has no artifact {rel!r}")
+    target = _locate(_service(request), path)
+    if target.delete() == 0:
+        raise NotFound(f"{target.owner} has no artifact {target.rel!r}")
     return reply({})

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.errors import InvalidInput
+from loopml.ids import now_ms
 from loopml.server._wire import Fields, read_fields, reply
 from loopml.server.mlflow._convert import metric_json, run_info_json, run_json
 from loopml.server.mlflow._experiments import _service, _tags
-from loopml.tracking import DatasetInput, Metric, RunBatch, RunStatus, new_run
+from loopml.tracking import (
+    DatasetInput,
+    Metric,
+    ModelMetric,
+    RunBatch,
+    RunStatus,
+    TrackingService,
+    new_run,
+)
 from loopml.tracking._experiments import parse_experiment_id
 from loopml.tracking._writes import validate_batch
 
@@ -19,6 +29,7 @@ __all__ = ["router"]
 
 router = APIRouter()
 _MAX_BATCH = 1000
+_RETRY_AFTER_MS = 1000
 
 
 def _run_id(f: Fields) -> str:
@@ -42,14 +53,61 @@ def _metric(item: Any) -> Metric:
     )
 
 
-def _log(request: Request, run_id: str, **parts: Any) -> None:
+def _log(request: Request, run_id: str, raw_metrics: Sequence[Any] = (), **parts: Any) -> None:
+    run_metrics = [_metric(m) for m in raw_metrics]
+    model_metrics = _model_metrics(run_id, raw_metrics)
+    service = _service(request)
+    if model_metrics:
+        for model_id in model_metrics:
+            service.logged_models.get(model_id)  # an unknown model fails the whole batch
+        run_metrics = _not_logged_yet(service, run_id, run_metrics, raw_metrics)
     metrics, params, tags = validate_batch(
-        parts.get("metrics", []), parts.get("params", {}), parts.get("tags", {})
+        run_metrics, parts.get("params", {}), parts.get("tags", {})
     )
     # MLflow lets data reach ended (not deleted) runs; its clients rely on that.
-    _service(request).runs.write(
+    service.runs.write(
         run_id, RunBatch(metrics=metrics, params=params, tags=tags), allow_ended=True
     )
+    for model_id, points in model_metrics.items():
+        service.logged_models.log_metrics(model_id, points)
+
+
+def _model_metrics(run_id: str, raw: Sequence[Any]) -> dict[str, list[ModelMetric]]:
+    """MLflow 3 metrics that name a model (``model_id``) go to that model as well."""
+    out: dict[str, list[ModelMetric]] = {}
+    for item in raw:
+        if isinstance(item, dict) and item.get("model_id"):
+            f = Fields(item)
+            out.setdefault(f.string("model_id"), []).append(
+                ModelMetric(
+                    f.string("key"),
+                    f.number("value"),
+                    f.integer("timestamp", required=True),
+                    f.integer("step", default=0),
+                    run_id=run_id,
+                    dataset_name=f.string("dataset_name", required=False, default=""),
+                    dataset_digest=f.string("dataset_digest", required=False, default=""),
+                )
+            )
+    return out
+
+
+def _not_logged_yet(
+    service: TrackingService, run_id: str, metrics: list[Metric], raw: Sequence[Any]
+) -> list[Metric]:
+    """Drop model metrics that the run already has: ``log_model`` re-sends the run's
+    points of its step with the model's id, and they must not appear twice in the history."""
+    keys = {m.key for m, r in zip(metrics, raw, strict=True) if r.get("model_id")}
+    seen = {
+        (p.key, p.step, p.timestamp, p.value)
+        for key in keys
+        for p in service.runs.metric_history(run_id, key)
+    }
+    return [
+        m
+        for m, r in zip(metrics, raw, strict=True)
+        if not (r.get("model_id") and (m.key, m.step, m.timestamp, m.value) in seen)
+    ]
 
 
 @router.post("/runs/create")
@@ -65,6 +123,15 @@ async def create(request: Request) -> Response:
         user_id=f.string("user_id", required=False, default="") or tags.get("mlflow.user", ""),
         parent_run_id=tags.get("mlflow.parentRunId") or None,
     )
+    # MLflow's client retries a request whose answer it lost (up to 7 times, POSTs too).
+    # A retried create carries the client's start time, so it arrives late; a fresh create
+    # arrives within a second of it and never pays for the lookup.
+    if now_ms() - new.start_time >= _RETRY_AFTER_MS:
+        twin = service.runs.find_twin(
+            new, tags=tags, name_given=bool(f.string("run_name", required=False))
+        )
+        if twin is not None:
+            return reply({"run": run_json(twin)})
     service.runs.write(new.run_id, RunBatch(create=new))
     return reply({"run": run_json(service.runs.get(new.run_id))})
 
@@ -74,7 +141,17 @@ async def get(request: Request) -> Response:
     f = await read_fields(request)
     service = _service(request)
     run = service.runs.get(_run_id(f))
-    return reply({"run": run_json(run, service.inputs.get(run.info.run_id))})
+    run_id = run.info.run_id
+    return reply(
+        {
+            "run": run_json(
+                run,
+                service.inputs.get(run_id),
+                model_inputs=service.logged_models.inputs(run_id),
+                model_outputs=service.logged_models.outputs(run_id),
+            )
+        }
+    )
 
 
 @router.post("/runs/log-inputs")
@@ -101,9 +178,15 @@ async def log_inputs(request: Request) -> Response:
                 tags=tags,
             )
         )
-    if f.items("models"):
-        raise InvalidInput("model inputs need logged models, which this server does not keep yet")
-    _service(request).inputs.log(_run_id(f), inputs, allow_ended=True)
+    model_ids = []
+    for item in f.items("models"):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"Invalid model input {str(item)[:80]!r}: expected {{model_id}}.")
+        model_ids.append(Fields(item).string("model_id"))
+    service = _service(request)
+    service.inputs.log(_run_id(f), inputs, allow_ended=True)
+    if model_ids:
+        service.logged_models.log_inputs(_run_id(f), model_ids)
     return reply({})
 
 
@@ -139,7 +222,7 @@ async def restore(request: Request) -> Response:
 @router.post("/runs/log-metric")
 async def log_metric(request: Request) -> Response:
     f = await read_fields(request)
-    _log(request, _run_id(f), metrics=[_metric(f.data)])
+    _log(request, _run_id(f), [f.data])
     return reply({})
 
 
@@ -169,7 +252,7 @@ async def delete_tag(request: Request) -> Response:
 @router.post("/runs/log-batch")
 async def log_batch(request: Request) -> Response:
     f = await read_fields(request)
-    metrics = [_metric(m) for m in f.items("metrics")]
+    metrics = f.items("metrics")
     params = _tags(f.items("params"))
     tags = _tags(f.items("tags"))
     if len(metrics) > _MAX_BATCH or len(params) > 100 or len(tags) > 100:
@@ -177,7 +260,7 @@ async def log_batch(request: Request) -> Response:
             "A batch holds at most 1000 metrics, 100 params and 100 tags "
             f"(got {len(metrics)}, {len(params)}, {len(tags)})."
         )
-    _log(request, _run_id(f), metrics=metrics, params=params, tags=tags)
+    _log(request, _run_id(f), metrics, params=params, tags=tags)
     return reply({})
 
 
@@ -215,14 +298,3 @@ async def get_history(request: Request) -> Response:
     if end < len(history):
         out["next_page_token"] = str(end)
     return reply(out)
-
-
-@router.post("/logged-models/search")
-async def search_logged_models(request: Request) -> Response:
-    """MLflow 3's logged models. loopml does not create them yet (POST /logged-models answers
-    ENDPOINT_NOT_FOUND), so none exist and the answer is an empty page; the client calls
-    this on every ``runs:/`` resolution and run-artifact download."""
-    f = await read_fields(request)
-    for experiment_id in f.items("experiment_ids"):
-        parse_experiment_id(experiment_id)
-    return reply({"models": []})

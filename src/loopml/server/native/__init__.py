@@ -44,6 +44,10 @@ _METHODS: dict[str, frozenset[str]] = {
     ),
     "artifacts": frozenset({"list", "delete", "log_bytes"}),
     "inputs": frozenset({"log", "get"}),
+    "logged_models": frozenset(
+        {"create", "get", "search", "finalize", "set_tags", "delete_tag", "log_params"}
+        | {"log_metrics", "delete", "log_outputs", "log_inputs", "outputs", "inputs"}
+    ),
 }
 
 router = APIRouter()
