@@ -40,6 +40,8 @@ SIZES = {
     "calls": (2_000, 200), "mlflow_calls": (300, 30),
 }  # fmt: skip
 COLUMNS = ("workload", "MLflow server", "loopml server", "ratio", "target")
+NATIVE_COLUMNS = ("workload", "MLflow client + server", "loopml client + server", "ratio")
+NAMES = {"mlflow": "MLflow server", "loopml": "loopml server", "native": "loopml client"}
 TARGETS = {"a": 5.0, "b": 5.0, "c": 5.0, "d": 10.0, "e": 5.0}
 
 
@@ -115,6 +117,79 @@ def worker_client(a: argparse.Namespace) -> None:
     emit(result="d", ms=ms, rows=rows)
     exp_e = mlflow.create_experiment("concurrent")  # for (e), run by the driver
     emit(result="setup", experiment=exp_e, retries=len(retried.buffer))
+
+
+def worker_native(a: argparse.Namespace) -> None:
+    """The same workloads through loopml's own client (LOOPML_TRACKING_URI=<loopml server>)."""
+    os.environ["LOOPML_TRACKING_URI"] = a.uri
+    import loopml
+    from loopml.tracking import Metric as Point
+
+    client, name, n = loopml.get_client(), "loopml client", a.points
+    emit(task=f"{name}: (a) {n:,} log_metric calls", total=n)
+    start = time.perf_counter()
+    with loopml.start_run(experiment="metrics"):
+        for i in range(n):
+            loopml.log_metric("loss", 1.0 / (i + 1), step=i)
+            if i % 100 == 99:
+                emit(done=i + 1)
+    emit(result="a", seconds=time.perf_counter() - start, calls=n)  # durable: the run ended
+
+    n, now = a.batch_points, int(time.time() * 1000)
+    metrics = [Point("x", i / n, now, i) for i in range(n)]
+    emit(task=f"{name}: (b) log_batch {n:,} points", total=n)
+    start = time.perf_counter()
+    with loopml.start_run(experiment="metrics") as run:
+        for lo in range(0, n, BATCH):
+            client.log_batch(run.run_id, metrics=metrics[lo : lo + BATCH])
+            emit(done=min(lo + BATCH, n))
+    emit(result="b", seconds=time.perf_counter() - start, points=n)
+
+    emit(task=f"{name}: (c) {a.runs:,} runs", total=a.runs)
+    start = time.perf_counter()
+    for i in range(a.runs):
+        with loopml.start_run(experiment="runs"):
+            loopml.log_params(base.params_of(i))
+            loopml.log_metrics(base.metrics_of(i))
+        if i % 10 == 9:
+            emit(done=i + 1)
+    emit(result="c", seconds=time.perf_counter() - start, runs=a.runs)
+    runs_exp = client.get_experiment_by_name("runs")
+    assert runs_exp is not None
+
+    def search() -> int:
+        frame = loopml.search_runs([runs_exp.experiment_id], FILTER, order_by=ORDER)
+        return len(frame)
+
+    emit(task=f"{name}: (d) search_runs x{a.repeats + 1}", total=None)
+    ms, rows = base.median_ms(search, a.repeats)
+    emit(result="d", ms=ms, rows=rows)
+    exp_e = client.create_experiment("concurrent")
+    emit(result="setup", experiment=exp_e, retries=0)
+
+
+def worker_native_concurrent(a: argparse.Namespace) -> None:
+    os.environ["LOOPML_TRACKING_URI"] = a.uri
+    import loopml
+
+    errors, first = 0, ""
+    with loopml.start_run(experiment_id=a.experiment):
+        emit(ready=True)
+        sys.stdin.readline()
+        start = time.time()
+        for i in range(a.calls):
+            try:
+                loopml.log_metric("loss", 1.0 / (i + 1), step=i)
+            except Exception as e:  # counted, not fatal
+                errors, first = errors + 1, first or repr(e)[:300]
+            if i % 50 == 49:
+                emit(done=i + 1)
+        try:
+            loopml.flush()  # timed until durable
+        except Exception as e:
+            errors, first = errors + 1, first or repr(e)[:300]
+        end = time.time()
+    emit(result="e", start=start, end=end, errors=errors, first=first, retries=0)
 
 
 def worker_concurrent(a: argparse.Namespace) -> None:
@@ -228,7 +303,7 @@ def run_client(a: argparse.Namespace, uri: str, bar: Any) -> Results:
 
 def run_concurrent(a: argparse.Namespace, uri: str, experiment: str, bar: Any) -> dict[str, Any]:
     calls = a.mlflow_calls if a.tool == "mlflow" else a.calls
-    name = "MLflow server" if a.tool == "mlflow" else "loopml server"
+    name = NAMES[a.tool]
     task = bar.add_task(f"{name}: (e) {a.clients} x {calls:,} log_metric", total=a.clients * calls)
     with tempfile.TemporaryFile("w+") as err:  # shared by the clients; only read on a failure
         procs = [spawn("concurrent", a, uri, err, f"--experiment={experiment}", f"--calls={calls}")
@@ -258,11 +333,12 @@ def run_concurrent(a: argparse.Namespace, uri: str, experiment: str, bar: Any) -
 
 def run_tool(tool: str, a: argparse.Namespace, bar: Any) -> Results:
     a.tool = tool
+    server = "mlflow" if tool == "mlflow" else "loopml"
     with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-server-") as tmp:
         log_path = Path(tmp) / "server.log"
         with log_path.open("w") as log:
-            task = bar.add_task(f"{tool} server: start", total=None)
-            proc, uri = start_server(tool, Path(tmp), log)
+            task = bar.add_task(f"{server} server: start", total=None)
+            proc, uri = start_server(server, Path(tmp), log)
             bar.update(task, total=1, completed=1)
             try:
                 results = run_client(a, uri, bar)
@@ -296,6 +372,24 @@ def build_rows(a: argparse.Namespace, m: Results, lo: Results) -> list[Row]:
     return rows
 
 
+def build_native_rows(a: argparse.Namespace, m: Results, n: Results) -> list[tuple[str, ...]]:
+    """MLflow's client on MLflow's server against loopml's client on loopml's server."""
+    rows: list[tuple[str, ...]] = []
+    for key, what, fmt, label in (
+        ("a", "calls", ",.0f", f"(a) log_metric x{a.points:,}, until durable (calls/s)"),
+        ("b", "points", ",.0f", f"(b) log_batch {a.batch_points:,} points (points/s)"),
+        ("c", "runs", ",.1f", f"(c) {a.runs:,} runs, 10 params + 10 metrics (runs/s)"),
+        ("e", "calls", ",.0f", f"(e) {a.clients} clients x log_metric (aggregate calls/s)"),
+    ):
+        x, y = (r[key][what] / r[key]["seconds"] for r in (m, n))
+        rows.append((label, format(x, fmt), format(y, fmt), base.times(y / x)))
+    x, y = m["d"]["ms"], n["d"]["ms"]
+    rows.insert(3, (f"(d) search_runs (median ms, {n['d']['rows']:,} rows)", format(x, ",.1f"),
+                    format(y, ",.1f"), base.times(x / y)))  # fmt: skip
+    rows.append(("(e) errors", f"{m['e']['errors']:,}", f"{n['e']['errors']:,}", ""))
+    return rows
+
+
 def build_notes(a: argparse.Namespace, m: Results, lo: Results) -> list[str]:
     rows_m, rows_l = m["d"]["rows"], lo["d"]["rows"]
     rows = f"{rows_l:,} rows each" if rows_m == rows_l else f"ROWS DIFFER: {rows_m} vs {rows_l}"
@@ -321,11 +415,16 @@ def build_notes(a: argparse.Namespace, m: Results, lo: Results) -> list[str]:
     return notes
 
 
-def write_markdown(path: Path, rows: list[Row], notes: list[str]) -> None:
+def write_markdown(
+    path: Path, rows: list[Row], notes: list[str], native_rows: list[tuple[str, ...]]
+) -> None:
     old = path.read_text() if path.exists() else ""
     lines = [] if HEADING in old else [HEADING, ""]
     lines += [f"| {' | '.join(COLUMNS)} |", "|---|--:|--:|--:|--:|"]
     lines += [f"| {' | '.join(r)} |" for r in rows]
+    lines += ["", "With loopml's own client (`LOOPML_TRACKING_URI`, same server, same work):", ""]
+    lines += [f"| {' | '.join(NATIVE_COLUMNS)} |", "|---|--:|--:|--:|"]
+    lines += [f"| {' | '.join(r)} |" for r in native_rows]
     lines += ["", *(f"{n}  " for n in notes), ""]
     sep = "\n" if old and not old.endswith("\n\n") else ""
     path.write_text(old + sep + "\n".join(lines))
@@ -346,7 +445,9 @@ def main() -> None:
         if getattr(a, name) is None:
             setattr(a, name, quick if a.quick else full)
     if a.worker:
-        (worker_client if a.worker == "client" else worker_concurrent)(a)
+        workers = {"client": (worker_client, worker_native), "concurrent": (worker_concurrent,
+                   worker_native_concurrent)}  # fmt: skip
+        workers[a.worker][a.tool == "native"](a)
         return
 
     from rich import get_console
@@ -358,7 +459,9 @@ def main() -> None:
     with rp.Progress(*columns, rp.MofNCompleteColumn(), rp.TimeElapsedColumn()) as bar:
         lo = run_tool("loopml", a, bar)
         m = run_tool("mlflow", a, bar)
+        native = run_tool("native", a, bar)
     rows, notes = build_rows(a, m, lo), build_notes(a, m, lo)
+    native_rows = build_native_rows(a, m, native)
     notes.append(f"Total wall time: {time.perf_counter() - started:,.0f} s.")
     table = Table(title="Tracking server: mlflow server vs loopml server (both SQLite)")
     for col in COLUMNS:
@@ -366,10 +469,16 @@ def main() -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    native_table = Table(title="The same workloads with loopml's own client (remote transport)")
+    for col in NATIVE_COLUMNS:
+        native_table.add_column(col, justify="left" if col == "workload" else "right")
+    for row in native_rows:
+        native_table.add_row(*row)
+    console.print(native_table)
     for note in notes:
         console.print(note, highlight=False, markup=False)
     if a.markdown:
-        write_markdown(a.markdown, rows, notes)
+        write_markdown(a.markdown, rows, notes, native_rows)
         console.print(f"appended to {a.markdown}")
 
 

@@ -73,6 +73,20 @@ def test_mlflow_client_end_to_end(live_server: Any) -> None:
     (used,) = service.inputs.get(seen["parent"])
     assert (used.name, used.context) == ("toy", "training") and "train.csv" in used.source
 
+    # ... and through `loopml runs show`, the CLI talking to the same server.
+    cli_env = dict(os.environ, LOOPML_TRACKING_URI=live_server.url)
+    shown = subprocess.run(
+        [sys.executable, "-m", "loopml.cli", "runs", "show", seen["parent"], "--json"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    as_shown = json.loads(shown.stdout)
+    assert as_shown["data"]["params"] == {"lr": "0.1", "depth": "3", "model": "rf"}
+    assert {a["path"] for a in as_shown["artifacts"]} == {"notes.txt", "tree"}
+
 
 def test_wire_format_and_errors(live_server: Any) -> None:
     api = f"{live_server.url}/api/2.0/mlflow"

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from loopml.server.mlflow._artifacts import router as artifacts_router
 from loopml.server.mlflow._experiments import router as _experiments
+from loopml.server.mlflow._history import router as _history
 from loopml.server.mlflow._logged_models import router as _logged_models
 from loopml.server.mlflow._runs import router as _runs
 
@@ -13,3 +14,4 @@ router = APIRouter()
 router.include_router(_experiments)
 router.include_router(_runs)
 router.include_router(_logged_models)
+router.include_router(_history)

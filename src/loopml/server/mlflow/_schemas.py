@@ -193,6 +193,24 @@ REQUESTS: dict[str, dict[str, dict[str, Any]]] = {
             "run_id",
         )
     },
+    "/metrics/get-history-bulk": {
+        "get": _shape(
+            {"run_id": _STRINGS, "metric_key": _S, "max_results": _I}, "run_id", "metric_key"
+        )
+    },
+    "/metrics/get-history-bulk-interval": {
+        "get": _shape(
+            {
+                "run_ids": _STRINGS,
+                "metric_key": _S,
+                "start_step": _I,
+                "end_step": _I,
+                "max_results": _I,
+            },
+            "run_ids",
+            "metric_key",
+        )
+    },
     "/metrics/get-history": {
         "get": _shape(
             {
