@@ -123,9 +123,10 @@ def worker_native(a: argparse.Namespace) -> None:
     """The same workloads through loopml's own client (LOOPML_TRACKING_URI=<loopml server>)."""
     os.environ["LOOPML_TRACKING_URI"] = a.uri
     import loopml
+    from loopml.client import get_client
     from loopml.tracking import Metric as Point
 
-    client, name, n = loopml.get_client(), "loopml client", a.points
+    client, name, n = get_client(), "loopml client", a.points
     emit(task=f"{name}: (a) {n:,} log_metric calls", total=n)
     start = time.perf_counter()
     with loopml.start_run(experiment="metrics"):
