@@ -30,7 +30,7 @@ from tracking import FILTER, ORDER, PREFIX, emit
 
 HEADING = "## Tracking server (bench/tracking_server.py)"
 BATCH = 1_000
-Row = tuple[str, str, str, str, str]
+Row = tuple[str, str, str, str, str, str]
 Results = dict[str, dict[str, Any]]
 # full and --quick sizes; MLflow is timed on fewer items where it is slow and rates are compared
 SIZES = {
@@ -39,9 +39,14 @@ SIZES = {
     "runs": (1_000, 100), "mlflow_runs": (200, 20),
     "calls": (2_000, 200), "mlflow_calls": (300, 30),
 }  # fmt: skip
-COLUMNS = ("workload", "MLflow server", "loopml server", "ratio", "target")
+COLUMNS = ("workload", "MLflow server", "loopml server", "ratio", "target", "ceiling")
 NATIVE_COLUMNS = ("workload", "MLflow client + server", "loopml client + server", "ratio")
-NAMES = {"mlflow": "MLflow server", "loopml": "loopml server", "native": "loopml client"}
+NAMES = {
+    "mlflow": "MLflow server",
+    "loopml": "loopml server",
+    "native": "loopml client",
+    "stub": "stub server (client alone)",
+}
 TARGETS = {"a": 5.0, "b": 5.0, "c": 5.0, "d": 10.0, "e": 5.0}
 
 
@@ -65,7 +70,7 @@ def worker_client(a: argparse.Namespace) -> None:
 
     mlflow.set_tracking_uri(a.uri)
     client, ml = MlflowClient(), a.tool == "mlflow"
-    name = "MLflow server" if ml else "loopml server"
+    name = NAMES[a.tool]
     exp = mlflow.create_experiment("metrics")
     n = a.mlflow_points if ml else a.points
     emit(task=f"{name}: (a) {n:,} log_metric calls", total=n)
@@ -219,19 +224,26 @@ def tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def start_server(tool: str, tmp: Path, log: IO[str]) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    tool: str, tmp: Path, log: IO[str], rows: int = 0
+) -> tuple[subprocess.Popen[str], str]:
+    """Start a server on a free port; ``rows``: the size of a stub's search page."""
     with socket.socket() as s:  # a free port
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
-    if tool == "mlflow":
+    if tool == "stub":
+        stub = str(Path(__file__).with_name("_stub_server.py"))
+        cmd = [sys.executable, stub, str(port), str(rows)]
+    elif tool == "mlflow":
         cmd = [str(Path(sys.executable).parent / "mlflow"), "server", "--workers", "1"]
         cmd += ["--backend-store-uri", f"sqlite:///{tmp}/mlflow.db"]
         cmd += ["--artifacts-destination", str(tmp / "artifacts")]
     else:
         cmd = [sys.executable, "-m", "loopml.cli", "server", "--log-level", "warning"]
         env["LOOPML_HOME"] = str(tmp / "loopml")
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    if tool != "stub":
+        cmd += ["--host", "127.0.0.1", "--port", str(port)]
     # its own session, so that stopping it also stops what it spawns (mlflow execs uvicorn)
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
                             start_new_session=True, text=True)  # fmt: skip
@@ -332,18 +344,19 @@ def run_concurrent(a: argparse.Namespace, uri: str, experiment: str, bar: Any) -
             "first": first[:1]}  # fmt: skip
 
 
-def run_tool(tool: str, a: argparse.Namespace, bar: Any) -> Results:
+def run_tool(tool: str, a: argparse.Namespace, bar: Any, rows: int = 0) -> Results:
     a.tool = tool
-    server = "mlflow" if tool == "mlflow" else "loopml"
+    server = {"mlflow": "mlflow", "stub": "stub"}.get(tool, "loopml")
     with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-server-") as tmp:
         log_path = Path(tmp) / "server.log"
         with log_path.open("w") as log:
             task = bar.add_task(f"{server} server: start", total=None)
-            proc, uri = start_server(server, Path(tmp), log)
+            proc, uri = start_server(server, Path(tmp), log, rows)
             bar.update(task, total=1, completed=1)
             try:
                 results = run_client(a, uri, bar)
-                results["e"] = run_concurrent(a, uri, results["setup"]["experiment"], bar)
+                if tool != "stub":  # a stub's concurrency would measure nothing
+                    results["e"] = run_concurrent(a, uri, results["setup"]["experiment"], bar)
             except (RuntimeError, ValueError) as e:
                 stop_server(proc)
                 sys.exit(f"{e}\n--- {tool} server log (tail) ---\n{tail(log_path)}")
@@ -351,10 +364,10 @@ def run_tool(tool: str, a: argparse.Namespace, bar: Any) -> Results:
     return results
 
 
-def build_rows(a: argparse.Namespace, m: Results, lo: Results) -> list[Row]:
-    def row(label: str, key: str, x: float, y: float, fmt: str, ratio: float) -> Row:
+def build_rows(a: argparse.Namespace, m: Results, lo: Results, stub: Results) -> list[Row]:
+    def row(label: str, key: str, x: float, y: float, fmt: str, ratio: float, best: str) -> Row:
         met = f"≥{base.times(TARGETS[key])} " + ("yes" if ratio >= TARGETS[key] else "NO")
-        return (label, format(x, fmt), format(y, fmt), base.times(ratio), met)
+        return (label, format(x, fmt), format(y, fmt), base.times(ratio), met, best)
 
     rows = []
     for key, what, fmt, label in (
@@ -364,12 +377,16 @@ def build_rows(a: argparse.Namespace, m: Results, lo: Results) -> list[Row]:
         ("e", "calls", ",.0f", f"(e) {a.clients} clients x log_metric (aggregate calls/s)"),
     ):
         x, y = (r[key][what] / r[key]["seconds"] for r in (m, lo))
-        rows.append(row(label, key, x, y, fmt, y / x))
-    x, y = m["d"]["ms"], lo["d"]["ms"]
-    rows.insert(3, row(f"(d) search_runs, {a.runs:,} runs (median ms)", "d", x, y, ",.1f", x / y))
+        best = ""
+        if key in stub:
+            best = base.times(stub[key][what] / stub[key]["seconds"] / x)
+        rows.append(row(label, key, x, y, fmt, y / x, best))
+    x, y, z = m["d"]["ms"], lo["d"]["ms"], stub["d"]["ms"]
+    label = f"(d) search_runs, {a.runs:,} runs (median ms)"
+    rows.insert(3, row(label, "d", x, y, ",.1f", x / y, base.times(x / z)))
     err = [r["e"]["errors"] for r in (m, lo)]
     rows.append(("(e) errors (client exceptions)", f"{err[0]:,}", f"{err[1]:,}", "",
-                 "0 " + ("yes" if err[1] == 0 else "NO")))  # fmt: skip
+                 "0 " + ("yes" if err[1] == 0 else "NO"), ""))  # fmt: skip
     return rows
 
 
@@ -408,6 +425,10 @@ def build_notes(a: argparse.Namespace, m: Results, lo: Results) -> list[str]:
         "--artifacts-destination <tmp>/artifacts` and `loopml server` (`LOOPML_HOME=<tmp>/loopml`,"
         " SQLite); the client is MLflow's, default synchronous mode. Requests the client retried "
         f"(urllib3): MLflow {retries[0]}, loopml {retries[1]}.",
+        "ceiling: the best ratio any server could reach with this client: MLflow server's "
+        "time over the MLflow client's own time, measured against bench/_stub_server.py (a "
+        "stub that answers every call at once with a canned body; its (d) page has as many "
+        "runs as the real answer).",
         f"Machine: {base.machine_line()}",
         f"Command: `{shlex.join([exe, 'bench/tracking_server.py', *sys.argv[1:]])}`",
     ]
@@ -421,7 +442,7 @@ def write_markdown(
 ) -> None:
     old = path.read_text() if path.exists() else ""
     lines = [] if HEADING in old else [HEADING, ""]
-    lines += [f"| {' | '.join(COLUMNS)} |", "|---|--:|--:|--:|--:|"]
+    lines += [f"| {' | '.join(COLUMNS)} |", "|---|--:|--:|--:|--:|--:|"]
     lines += [f"| {' | '.join(r)} |" for r in rows]
     lines += ["", "With loopml's own client (`LOOPML_TRACKING_URI`, same server, same work):", ""]
     lines += [f"| {' | '.join(NATIVE_COLUMNS)} |", "|---|--:|--:|--:|"]
@@ -461,7 +482,8 @@ def main() -> None:
         lo = run_tool("loopml", a, bar)
         m = run_tool("mlflow", a, bar)
         native = run_tool("native", a, bar)
-    rows, notes = build_rows(a, m, lo), build_notes(a, m, lo)
+        stub = run_tool("stub", a, bar, rows=lo["d"]["rows"])
+    rows, notes = build_rows(a, m, lo, stub), build_notes(a, m, lo)
     native_rows = build_native_rows(a, m, native)
     notes.append(f"Total wall time: {time.perf_counter() - started:,.0f} s.")
     table = Table(title="Tracking server: mlflow server vs loopml server (both SQLite)")
