@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from loopml.config import Settings, load_settings
 from loopml.server._errors import install_error_handlers
+from loopml.server._group_commit import GroupCommit
 from loopml.server._openapi import install_openapi
 from loopml.server.mlflow import artifacts_router
 from loopml.server.mlflow import router as mlflow_router
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="loopml", version=VERSION, docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     app.state.tracking = TrackingService.from_settings(settings)
+    app.state.commits = GroupCommit(app.state.tracking.runs)
     install_error_handlers(app)
     # The MLflow UI calls the same API under /ajax-api.
     app.include_router(mlflow_router, prefix="/api/2.0/mlflow")

@@ -9,12 +9,13 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from loopml.artifacts import Blob
-from loopml.errors import Conflict, InvalidInput, NotFound
+from loopml.errors import InvalidInput, LoopMLError, NotFound
 from loopml.ids import now_ms
 from loopml.store import MetricChunkRow, RunRow, Store, TagRow, upsert
 from loopml.tracking._chunks import to_metrics
 from loopml.tracking._entities import Metric, Run, RunData, RunInfo, RunsPage, RunStatus, ViewType
 from loopml.tracking._experiments import Experiments, parse_experiment_id
+from loopml.tracking._group import clash, write_group
 from loopml.tracking._search import (
     MAX_RESULTS,
     decode_page_token,
@@ -164,17 +165,21 @@ class Runs:
                     allow_ended=allow_ended,
                 )
         except IntegrityError:
-            if batch.create is not None:
-                with self.store.read() as conn:
-                    taken = conn.execute(
-                        select(RunRow.run_id).where(RunRow.run_id == run_id)
-                    ).first()
-                if taken is not None:
-                    raise Conflict(f"run {run_id} already exists") from None
-            raise InvalidInput(
-                f"a param among {sorted(batch.params)} of run {run_id} was logged concurrently "
-                "with a different value; params are immutable"
-            ) from None
+            with self.store.read() as conn:
+                raise clash(conn, run_id, batch) from None
+
+    def write_many(
+        self, items: Sequence[tuple[str, RunBatch, bool]]
+    ) -> list[dict[str, Any] | LoopMLError | None]:
+        """Apply several ``(run_id, batch, allow_ended)`` writes in one transaction (see
+        :func:`loopml.tracking._group.write_group`)."""
+        if len(items) == 1:
+            run_id, batch, allow_ended = items[0]
+            try:
+                return [self.write(run_id, batch, allow_ended=allow_ended)]
+            except LoopMLError as exc:
+                return [exc]
+        return write_group(self.store, self.experiments.artifact_root, items)
 
     def get_info(self, run_id: str) -> RunInfo:
         """A run's attributes, without its data."""

@@ -53,7 +53,9 @@ def _metric(item: Any) -> Metric:
     )
 
 
-def _log(request: Request, run_id: str, raw_metrics: Sequence[Any] = (), **parts: Any) -> None:
+async def _log(
+    request: Request, run_id: str, raw_metrics: Sequence[Any] = (), **parts: Any
+) -> None:
     run_metrics = [_metric(m) for m in raw_metrics]
     model_metrics = _model_metrics(run_id, raw_metrics)
     service = _service(request)
@@ -65,7 +67,7 @@ def _log(request: Request, run_id: str, raw_metrics: Sequence[Any] = (), **parts
         run_metrics, parts.get("params", {}), parts.get("tags", {})
     )
     # MLflow lets data reach ended (not deleted) runs; its clients rely on that.
-    service.runs.write(
+    await request.app.state.commits.write(
         run_id, RunBatch(metrics=metrics, params=params, tags=tags), allow_ended=True
     )
     for model_id, points in model_metrics.items():
@@ -222,14 +224,14 @@ async def restore(request: Request) -> Response:
 @router.post("/runs/log-metric")
 async def log_metric(request: Request) -> Response:
     f = await read_fields(request)
-    _log(request, _run_id(f), [f.data])
+    await _log(request, _run_id(f), [f.data])
     return reply({})
 
 
 @router.post("/runs/log-parameter")
 async def log_parameter(request: Request) -> Response:
     f = await read_fields(request)
-    _log(
+    await _log(
         request, _run_id(f), params={f.string("key"): f.string("value", required=False, default="")}
     )
     return reply({})
@@ -238,7 +240,9 @@ async def log_parameter(request: Request) -> Response:
 @router.post("/runs/set-tag")
 async def set_tag(request: Request) -> Response:
     f = await read_fields(request)
-    _log(request, _run_id(f), tags={f.string("key"): f.string("value", required=False, default="")})
+    await _log(
+        request, _run_id(f), tags={f.string("key"): f.string("value", required=False, default="")}
+    )
     return reply({})
 
 
@@ -260,7 +264,7 @@ async def log_batch(request: Request) -> Response:
             "A batch holds at most 1000 metrics, 100 params and 100 tags "
             f"(got {len(metrics)}, {len(params)}, {len(tags)})."
         )
-    _log(request, _run_id(f), metrics, params=params, tags=tags)
+    await _log(request, _run_id(f), metrics, params=params, tags=tags)
     return reply({})
 
 
