@@ -22,6 +22,7 @@ PUBLIC = {
         "ViewType",
         "__version__",
         "active_run",
+        "data",
         "end_run",
         "flush",
         "get_metric_history",
@@ -30,6 +31,7 @@ PUBLIC = {
         "log_artifacts",
         "log_dict",
         "log_figure",
+        "log_input",
         "log_metric",
         "log_metrics",
         "log_param",
@@ -69,7 +71,7 @@ def test_public_names(module: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["loopml.store", "loopml.tracking", "loopml.client", "loopml.cli"]
+    "module", ["loopml.store", "loopml.tracking", "loopml.data", "loopml.client", "loopml.cli"]
 )
 def test_subsystems_declare_their_surface(module: str) -> None:
     mod = importlib.import_module(module)

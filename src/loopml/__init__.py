@@ -10,6 +10,7 @@ Tracking, as MLflow users know it::
             loopml.log_metric("loss", loss, step=step)
 """
 
+from loopml import data
 from loopml.client import (
     ActiveRun,
     Client,
@@ -22,6 +23,7 @@ from loopml.client import (
     log_artifacts,
     log_dict,
     log_figure,
+    log_input,
     log_metric,
     log_metrics,
     log_param,
@@ -60,6 +62,7 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "data",
     "end_run",
     "flush",
     "get_metric_history",
@@ -68,6 +71,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",

@@ -25,6 +25,12 @@ COMMANDS = [
     ["runs", "compare"],
     ["runs", "delete"],
     ["db", "upgrade"],
+    ["data", "add"],
+    ["data", "list"],
+    ["data", "show"],
+    ["data", "diff"],
+    ["data", "validate"],
+    ["data", "profile"],
 ]
 
 
@@ -129,3 +135,36 @@ def test_demo(cli: Invoke) -> None:
     gb = next(r for r in runs if r["info"]["run_name"] == "gradient_boosting")
     assert "val_log_loss" in gb["data"]["metrics"]
     assert gb["data"]["tags"]["loopml.seed"] == "42"
+
+
+def test_data_commands(cli: Invoke, tmp_path: Path) -> None:
+    rows = "age,plan\n" + "".join(f"{20 + i},{'basic' if i % 2 else 'pro'}\n" for i in range(40))
+    (tmp_path / "v1.csv").write_text(rows)
+    (tmp_path / "v2.csv").write_text(rows + "99,team\n")
+    (tmp_path / "bad.csv").write_text(rows + ",basic\n")
+    if os.environ.get("LOOPML_TRACKING_URI"):
+        result = cli("data", "add", "people", str(tmp_path / "v1.csv"), code=2)
+        assert "LOOPML_TRACKING_URI" in result.stderr
+        return
+    first = cli("data", "add", "people", str(tmp_path / "v1.csv"), "--json", json_out=True)
+    assert (first["ref"], first["num_rows"]) == ("people@1", 40)
+    second = cli("data", "add", "people", str(tmp_path / "v2.csv"), "--json", json_out=True)
+    assert second["ref"] == "people@2"
+    assert [d["ref"] for d in cli("data", "list", "--json", json_out=True)] == ["people@2"]
+    shown = cli("data", "show", "people@1", "--json", json_out=True)
+    assert shown["hash"] == first["hash"] and "age" in shown["profile"]["columns"]
+    assert "age" in cli("data", "show", "people", "--schema").stdout
+    diff = cli("data", "diff", "people@1", "people@2", "--json", json_out=True)
+    assert diff["rows"]["delta"] == 1 and not diff["same_content"]
+    report = tmp_path / "report.html"
+    failed = cli("data", "validate", "people", str(tmp_path / "bad.csv"), "--report",
+                 str(report), code=2)  # fmt: skip
+    assert "VALIDATION_FAILED" in failed.stderr and "<svg" in report.read_text()
+    ok = cli("data", "validate", "people", str(tmp_path / "v2.csv"), "--json", json_out=True)
+    assert ok["checks"] == [] or all(c["failed"] == 0 for c in ok["checks"])
+    profile = cli("data", "profile", str(tmp_path / "v1.csv"), "--json", json_out=True)
+    assert profile["num_rows"] == 40
+    cli("data", "show", "nope@1", code=3)
+    quarantined = cli("data", "add", "people", str(tmp_path / "bad.csv"), "--on-invalid",
+                      "quarantine", "--json", json_out=True)  # fmt: skip
+    assert quarantined["quarantine_rows"] == 1

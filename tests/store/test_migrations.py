@@ -37,3 +37,14 @@ def test_upgrade_from_the_first_revision_keeps_data(url: str, tmp_path: Path) ->
     assert service.experiments.get_by_name("old").name == "old"
     assert upgrade(store) == (after, after)  # idempotent
     store.dispose()
+
+
+def test_the_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from loopml.store import Base, open_store
+
+    store = open_store(f"sqlite:///{tmp_path}/parity.db")
+    with store.write_engine().connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from loopml.cli._app import app
+from loopml.cli.data import data_app
 from loopml.cli.db import db_app
 from loopml.cli.demo import demo_cmd
 from loopml.cli.experiments import experiments_app
@@ -16,6 +17,7 @@ app.command("server")(server_cmd)
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(runs_app, name="runs")
 app.add_typer(db_app, name="db")
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:

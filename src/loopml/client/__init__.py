@@ -18,6 +18,7 @@ from loopml.client._logging import (
     log_artifacts,
     log_dict,
     log_figure,
+    log_input,
     log_metric,
     log_metrics,
     log_param,
@@ -30,6 +31,7 @@ from loopml.client._logging import (
 from loopml.client._remote import RemoteService
 from loopml.client._seed import current_seed, seed_everything
 from loopml.client._writer import MetricWriter
+from loopml.data import _api as _data_api
 
 __all__ = [
     "ActiveRun",
@@ -47,6 +49,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
@@ -61,3 +64,14 @@ __all__ = [
     "set_tags",
     "start_run",
 ]
+
+
+def _active_run_id() -> str | None:
+    from loopml.client._fluent import _stack
+
+    return _stack[-1].run_id if _stack else None
+
+
+# Datasets registered through loopml.data use this client's settings and record the
+# active run as their producer.
+_data_api.set_context(settings=lambda: get_client().settings, run_id=_active_run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,6 +14,7 @@ from loopml.config import Settings, load_settings
 from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.tracking import (
     DEFAULT_EXPERIMENT_ID,
+    DatasetInput,
     Experiment,
     Metric,
     Run,
@@ -232,7 +234,9 @@ class Client(ArtifactMethods):
     def get_run(self, run_id: str) -> Run:
         """A run with its latest metrics, params and tags (after flushing queued metrics)."""
         self.flush()
-        return self.service.runs.get(run_id)
+        run = self.service.runs.get(run_id)
+        inputs = self.service.inputs.get(run_id)
+        return dataclasses.replace(run, inputs=tuple(inputs)) if inputs else run
 
     def update_run(
         self,
@@ -363,6 +367,11 @@ class Client(ArtifactMethods):
         """Remove a run tag."""
         self.flush()
         self.service.runs.delete_tag(run_id, key)
+
+    def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput]) -> None:
+        """Record the datasets a run used (the run's queued data is written first)."""
+        self.flush()
+        self.service.inputs.log(run_id, list(inputs))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, by step then time."""

@@ -6,6 +6,7 @@ on ``run_id`` where given; :mod:`loopml.client._fluent` keeps the run stack.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -13,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from loopml.client import _fluent
 from loopml.client._fluent import _current, _resolve_experiment, get_client
 from loopml.client._frames import runs_to_frame
+from loopml.data._entities import DatasetVersion
 from loopml.errors import Conflict, InvalidInput, NotFound
-from loopml.tracking import ArtifactInfo, Metric, Run, ViewType
+from loopml.tracking import ArtifactInfo, DatasetInput, Metric, Run, ViewType
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +28,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
@@ -111,6 +114,31 @@ def log_dict(dictionary: Mapping[str, Any], artifact_file: str) -> ArtifactInfo:
 def log_figure(figure: Any, artifact_file: str) -> ArtifactInfo:
     """Store a matplotlib figure as an image artifact."""
     return get_client().log_figure(_current().run_id, figure, artifact_file)
+
+
+def log_input(
+    dataset: DatasetVersion, *, context: str = "training", run_id: str | None = None
+) -> None:
+    """Record that the active run (or ``run_id``) used this dataset version.
+
+    Example::
+
+        train = loopml.data.register("churn", frame)
+        with loopml.start_run():
+            loopml.log_input(train, context="training")
+    """
+    target = run_id or _current().run_id
+    used = DatasetInput(
+        name=dataset.name,
+        digest=dataset.hash,
+        source_type="loopml",
+        source=f"loopml-dataset:{dataset.ref}",
+        schema=dataset.schema,
+        profile=json.dumps({"num_rows": dataset.num_rows, "num_columns": dataset.num_columns}),
+        context=context,
+        tags={"loopml.dataset.version": str(dataset.version)},
+    )
+    get_client().log_inputs(target, [used])
 
 
 def get_run(run_id: str) -> Run:

@@ -4,6 +4,8 @@ from loopml.store._engine import Store, open_store, reset_stores
 from loopml.store._migrate import current_revision, head_revision, upgrade
 from loopml.store._models import (
     Base,
+    DatasetRow,
+    DatasetVersionRow,
     ExperimentRow,
     ExperimentTagRow,
     LatestMetricRow,
@@ -24,6 +26,8 @@ from loopml.store._upsert import insert_ignore, insert_rows, upsert
 
 __all__ = [
     "Base",
+    "DatasetRow",
+    "DatasetVersionRow",
     "ExperimentRow",
     "ExperimentTagRow",
     "LatestMetricRow",

@@ -18,6 +18,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "DatasetRow",
+    "DatasetVersionRow",
     "ExperimentRow",
     "ExperimentTagRow",
     "LatestMetricRow",
@@ -291,3 +293,44 @@ class RunModelLinkRow(Base):
     direction: Mapped[str] = mapped_column(String(8), primary_key=True)  # "output" / "input"
     step: Mapped[int] = mapped_column(BigInteger, default=0)
     created: Mapped[int] = mapped_column(BigInteger)
+
+
+class DatasetRow(Base):
+    """A named dataset; its versions are content-addressed snapshots."""
+
+    __tablename__ = "datasets"
+
+    dataset_id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[int] = mapped_column(BigInteger)
+
+
+class DatasetVersionRow(Base):
+    """One version of a dataset: a Parquet blob named by the hash of its content."""
+
+    __tablename__ = "dataset_versions"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.dataset_id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    blob_sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    num_rows: Mapped[int] = mapped_column(BigInteger)
+    num_columns: Mapped[int] = mapped_column(Integer)
+    schema_yaml: Mapped[str] = mapped_column(Text, default="")
+    profile_json: Mapped[str] = mapped_column(Text, default="{}")
+    validation_json: Mapped[str] = mapped_column(Text, default="{}")
+    source_json: Mapped[str] = mapped_column(Text, default="{}")
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    step: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    quarantine_ref: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    quarantine_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    created: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "content_hash", name="uq_dataset_versions_hash"),
+        Index("ix_dataset_versions_hash", "content_hash"),
+    )

@@ -1,0 +1,395 @@
+"""The dataset registry: register a source as a content-addressed, validated, profiled version.
+
+A version becomes visible in one transaction, after its Parquet blob and its report are in
+the artifact store: a failure anywhere before (bad source, validation under ``fail``, a
+crash) leaves no partial version behind, only unreferenced blobs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from loopml.artifacts import ArtifactStore
+from loopml.config import Settings
+from loopml.data._entities import QUARANTINE_SUFFIX, DatasetVersion, check_dataset_name, parse_ref
+from loopml.data._sources import content_hash, read_source
+from loopml.errors import InvalidInput, NotFound
+from loopml.ids import now_ms
+from loopml.store import DatasetRow, DatasetVersionRow, Store, open_store
+from loopml.tracking import artifact_store_from_settings
+
+__all__ = ["DataService", "OnInvalid", "ValidationFailed"]
+
+log = logging.getLogger("loopml.data")
+OnInvalid = Literal["fail", "quarantine", "warn"]
+
+
+class ValidationFailed(InvalidInput):
+    """The data broke its schema and the policy is ``fail``: nothing was registered.
+
+    ``details`` holds the validation summary (counts per check, sample failing rows).
+    """
+
+    code = "VALIDATION_FAILED"
+
+
+def _summary(validation: dict[str, Any]) -> str:
+    checks = validation.get("checks", [])
+    parts = [f"{c.get('column')}: {c.get('check')} x{c.get('failed')}" for c in checks[:5]]
+    parts += validation.get("schema_errors", [])[:5]
+    return "; ".join(str(p) for p in parts) or "see the report"
+
+
+class DataService:
+    """Datasets over one metadata store and one artifact store."""
+
+    def __init__(self, store: Store, blobs: ArtifactStore) -> None:
+        self.store = store
+        self.blobs = blobs
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DataService:
+        """Open (and migrate) the stores that ``settings`` name."""
+        if settings.is_remote:
+            raise InvalidInput(
+                "datasets are registered on the store directly: unset LOOPML_TRACKING_URI, or "
+                "point LOOPML_DB_URL / LOOPML_ARTIFACTS at the server's stores"
+            )
+        store = open_store(
+            settings.resolved_db_url(), sqlite_synchronous=settings.sqlite_synchronous
+        )
+        return cls(store, artifact_store_from_settings(settings))
+
+    # -- register ------------------------------------------------------------------------
+    def register(
+        self,
+        name: str,
+        source: Any,
+        *,
+        on_invalid: OnInvalid = "fail",
+        schema: Any = None,
+        sql_url: str | None = None,
+        encoding: str = "utf-8",
+        run_id: str | None = None,
+        step: str | None = None,
+    ) -> DatasetVersion:
+        """Read, validate, profile and store ``source`` as a version of dataset ``name``.
+
+        Args:
+            on_invalid: ``fail`` raises :class:`ValidationFailed` and registers nothing;
+                ``quarantine`` registers the good rows and sends the bad ones, each with its
+                reason, to ``<name>.quarantine``; ``warn`` registers everything and reports.
+            schema: a pandera ``DataFrameSchema``, or the path or text of its YAML; by
+                default the latest version's schema, inferred from the data the first time.
+        """
+        from loopml.data._validate import validate
+
+        check_dataset_name(name)
+        if on_invalid not in ("fail", "quarantine", "warn"):
+            raise InvalidInput(f"on_invalid must be fail, quarantine or warn, not {on_invalid!r}")
+        what = f"dataset {name!r}"
+        table, described = read_source(source, what=what, sql_url=sql_url, encoding=encoding)
+        table = table.replace_schema_metadata(None)
+        if table.num_rows == 0:
+            raise InvalidInput(f"{what}: the source has no rows")
+        frame = table.to_pandas()
+        checked_against = self._schema_for(name, schema, frame)
+        result = validate(frame, checked_against)
+        validation = result.to_dict()
+        if not result.ok and (
+            on_invalid == "fail" or (bool(result.schema_errors) and on_invalid != "warn")
+        ):
+            raise ValidationFailed(
+                f"{what} failed validation ({result.num_invalid:,} of {result.num_rows:,} rows; "
+                f"{_summary(validation)}); nothing was registered",
+                details=validation,
+            )
+        quarantine: DatasetVersion | None = None
+        if not result.ok and on_invalid == "quarantine" and result.num_invalid:
+            keep = np.ones(table.num_rows, dtype=bool)
+            keep[result.invalid["_row"].to_numpy(dtype=np.int64)] = False
+            quarantine = self._store_version(
+                name + QUARANTINE_SUFFIX,
+                _as_table(result.invalid),
+                schema_yaml="",
+                validation={},
+                source={"kind": "quarantine", "of": name},
+                run_id=run_id,
+                step=step,
+            )
+            table = table.filter(pa.array(keep))
+            if table.num_rows == 0:
+                raise ValidationFailed(
+                    f"{what}: every row failed validation; they are in {quarantine.ref}",
+                    details=validation,
+                )
+        elif not result.ok:
+            log.warning("%s registered with validation failures: %s", what, _summary(validation))
+        from loopml.data._schema import schema_to_yaml
+
+        validation["report_sha256"] = self._store_report(result, name)
+        return self._store_version(
+            name,
+            table,
+            schema_yaml=schema_to_yaml(checked_against),
+            validation=validation,
+            source=described,
+            run_id=run_id,
+            step=step,
+            quarantine=quarantine,
+        )
+
+    def check(
+        self,
+        name: str,
+        source: Any,
+        *,
+        schema: Any = None,
+        sql_url: str | None = None,
+        encoding: str = "utf-8",
+    ) -> tuple[Any, Any]:
+        """Validate ``source`` as a next version of ``name`` would be, storing nothing.
+
+        Returns:
+            ``(ValidationResult, schema)``.
+        """
+        from loopml.data._validate import validate
+
+        check_dataset_name(name)
+        what = f"dataset {name!r}"
+        table, _ = read_source(source, what=what, sql_url=sql_url, encoding=encoding)
+        frame = table.replace_schema_metadata(None).to_pandas()
+        checked_against = self._schema_for(name, schema, frame)
+        return validate(frame, checked_against), checked_against
+
+    def _schema_for(self, name: str, schema: Any, frame: Any) -> Any:
+        from loopml.data._schema import infer_schema, schema_from_yaml
+
+        if schema is None:
+            latest = self._latest_schema(name)
+            return schema_from_yaml(latest) if latest else infer_schema(frame, name=name)
+        if isinstance(schema, str | os.PathLike):
+            text = os.fspath(schema)
+            if "\n" not in text and os.path.isfile(text):
+                with open(text, encoding="utf-8") as f:
+                    text = f.read()
+            return schema_from_yaml(text)
+        return schema
+
+    def _latest_schema(self, name: str) -> str | None:
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(DatasetVersionRow.schema_yaml)
+                .join(DatasetRow, DatasetRow.dataset_id == DatasetVersionRow.dataset_id)
+                .where(DatasetRow.name == name)
+                .order_by(DatasetVersionRow.version.desc())
+                .limit(1)
+            ).first()
+        return row.schema_yaml if row is not None and row.schema_yaml else None
+
+    def _store_report(self, result: Any, name: str) -> str:
+        from loopml.data._report import render_html
+
+        html = render_html(result, title=f"Validation of {name}")
+        return self.blobs.put_bytes(html.encode("utf-8")).sha256
+
+    def _store_version(
+        self,
+        name: str,
+        table: pa.Table,
+        *,
+        schema_yaml: str,
+        validation: dict[str, Any],
+        source: dict[str, Any],
+        run_id: str | None,
+        step: str | None,
+        quarantine: DatasetVersion | None = None,
+    ) -> DatasetVersion:
+        from loopml.data._profile import profile_table
+
+        digest = content_hash(table)
+        existing = self._by_hash(name, digest)
+        if existing is not None:
+            return existing
+        profile = profile_table(table).to_dict()
+        fd, tmp = tempfile.mkstemp(prefix="loopml-dataset-", suffix=".parquet")
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            blob = self.blobs.put_file(tmp)
+        finally:
+            os.unlink(tmp)
+        values = {
+            "content_hash": digest,
+            "blob_sha256": blob.sha256,
+            "size_bytes": blob.size,
+            "num_rows": table.num_rows,
+            "num_columns": table.num_columns,
+            "schema_yaml": schema_yaml,
+            "profile_json": json.dumps(profile, allow_nan=False),
+            "validation_json": json.dumps(validation, allow_nan=False, default=str),
+            "source_json": json.dumps(source, default=str),
+            "run_id": run_id,
+            "step": step,
+            "quarantine_ref": quarantine.ref if quarantine else None,
+            "quarantine_rows": quarantine.num_rows if quarantine else 0,
+        }
+        try:
+            with self.store.write() as conn:
+                dataset_id = self._dataset_id(conn, name)
+                version = 1 + int(
+                    conn.execute(
+                        select(func.coalesce(func.max(DatasetVersionRow.version), 0)).where(
+                            DatasetVersionRow.dataset_id == dataset_id
+                        )
+                    ).scalar_one()
+                )
+                conn.execute(
+                    insert(DatasetVersionRow).values(
+                        dataset_id=dataset_id, version=version, created=now_ms(), **values
+                    )
+                )
+        except IntegrityError:
+            # Registered concurrently: the same content by another writer is this version.
+            existing = self._by_hash(name, digest)
+            if existing is None:
+                raise
+            return existing
+        return self.version(f"{name}@{version}")
+
+    @staticmethod
+    def _dataset_id(conn: Any, name: str) -> int:
+        found = conn.execute(select(DatasetRow.dataset_id).where(DatasetRow.name == name)).first()
+        if found is not None:
+            return int(found.dataset_id)
+        result = conn.execute(
+            insert(DatasetRow).values(name=name, description="", created=now_ms())
+        )
+        return int(result.inserted_primary_key[0])
+
+    # -- read ----------------------------------------------------------------------------
+    def _select(self) -> Any:
+        return select(*DatasetVersionRow.__table__.c, DatasetRow.name).join(
+            DatasetRow, DatasetRow.dataset_id == DatasetVersionRow.dataset_id
+        )
+
+    def _by_hash(self, name: str, digest: str) -> DatasetVersion | None:
+        with self.store.read() as conn:
+            row = conn.execute(
+                self._select().where(
+                    DatasetRow.name == name, DatasetVersionRow.content_hash == digest
+                )
+            ).first()
+        return None if row is None else _entity(row)
+
+    def version(self, ref: str) -> DatasetVersion:
+        """The version that ``ref`` names: ``name@3``, ``name@latest``, ``name@<hash prefix>``."""
+        name, selector = parse_ref(ref)
+        q = self._select().where(DatasetRow.name == name)
+        if selector == "latest":
+            q = q.order_by(DatasetVersionRow.version.desc())
+        elif selector.isdigit() and len(selector) < 8:
+            q = q.where(DatasetVersionRow.version == int(selector))
+        elif all(c in "0123456789abcdef" for c in selector.lower()) and len(selector) >= 4:
+            q = q.where(DatasetVersionRow.content_hash.startswith(selector.lower()))
+        else:
+            raise InvalidInput(
+                f"dataset reference {ref!r}: after '@' give a version number, 'latest' or at "
+                "least 4 hex digits of the content hash"
+            )
+        with self.store.read() as conn:
+            rows = conn.execute(q.limit(1 if selector == "latest" else 2)).all()
+        if not rows:
+            raise NotFound(f"dataset {ref!r} does not exist")
+        if len(rows) > 1:
+            raise InvalidInput(f"dataset reference {ref!r} is ambiguous: give more hash digits")
+        return _entity(rows[0])
+
+    def versions(self, name: str) -> list[DatasetVersion]:
+        """Every version of ``name``, oldest first."""
+        check_dataset_name(name)
+        with self.store.read() as conn:
+            rows = conn.execute(
+                self._select().where(DatasetRow.name == name).order_by(DatasetVersionRow.version)
+            ).all()
+        if not rows:
+            raise NotFound(f"dataset {name!r} does not exist")
+        return [_entity(r) for r in rows]
+
+    def list(self) -> list[DatasetVersion]:
+        """The latest version of every dataset, by name."""
+        latest = (
+            select(DatasetVersionRow.dataset_id, func.max(DatasetVersionRow.version).label("v"))
+            .group_by(DatasetVersionRow.dataset_id)
+            .subquery()
+        )
+        q = (
+            self._select()
+            .join(
+                latest,
+                (latest.c.dataset_id == DatasetVersionRow.dataset_id)
+                & (latest.c.v == DatasetVersionRow.version),
+            )
+            .order_by(DatasetRow.name)
+        )
+        with self.store.read() as conn:
+            return [_entity(r) for r in conn.execute(q).all()]
+
+    def load(self, ref: str | DatasetVersion) -> pa.Table:
+        """The data of a version as an Arrow table (verified against its sha256)."""
+        version = ref if isinstance(ref, DatasetVersion) else self.version(ref)
+        data = self.blobs.get_bytes(version.blob_sha256)
+        return pq.read_table(pa.BufferReader(data))
+
+    def report_html(self, ref: str) -> str:
+        """The HTML validation report stored with a version."""
+        version = self.version(ref)
+        sha = version.validation.get("report_sha256")
+        if not sha:
+            raise NotFound(f"dataset {version.ref} has no validation report")
+        return self.blobs.get_bytes(sha).decode("utf-8")
+
+
+def _as_table(frame: Any) -> pa.Table:
+    """The quarantined rows as a table: a column may mix types (``-3`` beside ``"abc"``,
+    as they arrived), so object columns are kept as their text."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(lambda x: None if x is None else str(x))
+    return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+
+
+def _entity(row: Any) -> DatasetVersion:
+    v = row
+    profile = orjson.loads(v.profile_json or "{}")
+    return DatasetVersion(
+        name=row.name,
+        version=v.version,
+        hash=v.content_hash,
+        num_rows=v.num_rows,
+        num_columns=v.num_columns,
+        size_bytes=v.size_bytes,
+        schema=v.schema_yaml,
+        profile=profile,
+        validation=orjson.loads(v.validation_json or "{}"),
+        source=orjson.loads(v.source_json or "{}"),
+        created=v.created,
+        blob_sha256=v.blob_sha256,
+        run_id=v.run_id,
+        step=v.step,
+        quarantine=v.quarantine_ref,
+        quarantine_rows=v.quarantine_rows,
+        columns=list(profile.get("columns", {})),
+    )
