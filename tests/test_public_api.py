@@ -17,6 +17,7 @@ PUBLIC = {
         "LoopMLError",
         "Metric",
         "NotFound",
+        "Pipeline",
         "Run",
         "RunStatus",
         "ViewType",
@@ -43,6 +44,7 @@ PUBLIC = {
         "set_tag",
         "set_tags",
         "start_run",
+        "step",
     ],
     "loopml.errors": [
         "AlreadyExists",

@@ -43,6 +43,7 @@ from loopml.errors import (
     LoopMLError,
     NotFound,
 )
+from loopml.pipeline import Pipeline, step
 from loopml.tracking import Experiment, Metric, Run, RunStatus, ViewType
 
 __version__ = "0.1.0"
@@ -57,6 +58,7 @@ __all__ = [
     "LoopMLError",
     "Metric",
     "NotFound",
+    "Pipeline",
     "Run",
     "RunStatus",
     "ViewType",
@@ -83,4 +85,5 @@ __all__ = [
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
 ]

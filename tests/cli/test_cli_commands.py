@@ -31,6 +31,9 @@ COMMANDS = [
     ["data", "diff"],
     ["data", "validate"],
     ["data", "profile"],
+    ["pipeline", "run"],
+    ["pipeline", "list"],
+    ["pipeline", "show"],
 ]
 
 

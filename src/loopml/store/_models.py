@@ -30,6 +30,7 @@ __all__ = [
     "LoggedModelTagRow",
     "MetricChunkRow",
     "ParamRow",
+    "PipelineCacheRow",
     "RunArtifactRow",
     "RunInputRow",
     "RunModelLinkRow",
@@ -334,3 +335,20 @@ class DatasetVersionRow(Base):
         UniqueConstraint("dataset_id", "content_hash", name="uq_dataset_versions_hash"),
         Index("ix_dataset_versions_hash", "content_hash"),
     )
+
+
+class PipelineCacheRow(Base):
+    """One entry of the pipeline step cache: a cache key and the outputs it produced.
+
+    Many entries per step (one per key, as DVC's run cache), so changing a param back
+    finds the earlier outputs again.
+    """
+
+    __tablename__ = "pipeline_cache"
+    __table_args__ = _NO_ROWID
+
+    cache_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[str] = mapped_column(String(256))
+    manifest_json: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created: Mapped[int] = mapped_column(BigInteger)

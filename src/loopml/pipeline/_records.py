@@ -1,0 +1,136 @@
+"""Reading pipeline runs back: the parent runs tagged as pipelines, and their step runs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidInput
+from loopml.pipeline._results import PIPELINE_TAG, STEP_TAG
+from loopml.tracking import Run, TrackingService
+
+if TYPE_CHECKING:
+    from loopml.config import Settings
+
+__all__ = ["PipelineRun", "get_pipeline_run", "list_pipeline_runs"]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRun:
+    """A recorded pipeline run: the parent run and, from ``get_pipeline_run``, its steps.
+
+    Attributes:
+        steps: one dict per step run (name, status, run id, cache key, output hash,
+            seconds, attempts, error), oldest first.
+    """
+
+    run_id: str
+    pipeline: str
+    status: str
+    executor: str
+    start_time: int
+    end_time: int | None
+    params: dict[str, str]
+    metrics: dict[str, float]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "status": self.status,
+            "executor": self.executor,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "params": self.params,
+            "metrics": self.metrics,
+            "steps": self.steps,
+        }
+
+
+def _service(settings: Settings | None) -> TrackingService:
+    if settings is None:
+        from loopml.config import load_settings
+
+        settings = load_settings()
+    return TrackingService.from_settings(settings)
+
+
+def _summary(run: Run, steps: list[dict[str, Any]] | None = None) -> PipelineRun:
+    tags = run.data.tags
+    return PipelineRun(
+        run_id=run.info.run_id,
+        pipeline=tags.get(PIPELINE_TAG, ""),
+        status=run.info.status.value,
+        executor=tags.get(f"{PIPELINE_TAG}.executor", ""),
+        start_time=run.info.start_time,
+        end_time=run.info.end_time,
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        steps=steps or [],
+    )
+
+
+def list_pipeline_runs(
+    *, pipeline: str | None = None, max_results: int = 100, settings: Settings | None = None
+) -> list[PipelineRun]:
+    """Pipeline runs, newest first.
+
+    Args:
+        pipeline: only runs of this pipeline.
+        max_results: at most this many.
+        settings: the stores; default :func:`loopml.config.load_settings`.
+    """
+    service = _service(settings)
+    experiment_ids = [e.experiment_id for e in service.experiments.search()]
+    if not experiment_ids:
+        return []
+    if pipeline is None:
+        where = f"tags.`{PIPELINE_TAG}` IS NOT NULL"
+    else:
+        where = f"tags.`{PIPELINE_TAG}` = '{pipeline.replace(chr(39), chr(39) * 2)}'"
+    page = service.runs.search(
+        experiment_ids,
+        filter_string=where,
+        order_by=["start_time DESC"],
+        max_results=max_results,
+    )
+    return [_summary(run) for run in page.runs]
+
+
+def get_pipeline_run(run_id: str, *, settings: Settings | None = None) -> PipelineRun:
+    """A pipeline run with its step runs.
+
+    Raises:
+        NotFound: no such run.
+        InvalidInput: the run is not a pipeline run.
+    """
+    service = _service(settings)
+    run = service.runs.get(run_id)
+    if PIPELINE_TAG not in run.data.tags:
+        raise InvalidInput(f"run {run_id!r} is not a pipeline run (no {PIPELINE_TAG} tag)")
+    page = service.runs.search(
+        [run.info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{run_id}'",
+        order_by=["start_time ASC"],
+        max_results=1000,
+    )
+    steps = []
+    for child in page.runs:
+        tags = child.data.tags
+        steps.append(
+            {
+                "name": tags.get(STEP_TAG, child.info.run_name),
+                "status": tags.get(f"{PIPELINE_TAG}.status", child.info.status.value.lower()),
+                "run_id": child.info.run_id,
+                "cache_key": tags.get(f"{PIPELINE_TAG}.cache_key"),
+                "inputs": json.loads(tags.get(f"{PIPELINE_TAG}.inputs", "{}")),
+                "output_hash": tags.get(f"{PIPELINE_TAG}.output_hash"),
+                "seconds": child.data.metrics.get("duration_s"),
+                "attempts": int(child.data.metrics.get("attempts", 0)),
+                "error": tags.get(f"{PIPELINE_TAG}.error"),
+            }
+        )
+    return _summary(run, steps)

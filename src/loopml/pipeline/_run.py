@@ -1,0 +1,324 @@
+"""Running a pipeline: cache look-ups, scheduling on an executor, retries, and the run record.
+
+The driver (this module, in the calling process) owns every store write: it looks steps up
+in the cache, submits the others to the executor as soon as their inputs exist, stores the
+outputs that come back, and records a parent run with one child run per step.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidInput, LoopMLError, NotFound
+from loopml.pipeline._cache import CacheIndex, OutputManifest, cache_key
+from loopml.pipeline._executors import Executor, TaskResult, make_executor
+from loopml.pipeline._outputs import decode_output
+from loopml.pipeline._results import (
+    PIPELINE_TAG,
+    STEP_TAG,
+    PipelineResult,
+    StepEvent,
+    StepFailed,
+    StepResult,
+)
+from loopml.tracking import (
+    Metric,
+    RunBatch,
+    RunStatus,
+    TrackingService,
+    check_param_value,
+    final_status,
+    new_run,
+)
+
+if TYPE_CHECKING:
+    from loopml.config import Settings
+    from loopml.pipeline._pipeline import Pipeline
+
+__all__ = ["run_pipeline"]
+
+
+def run_pipeline(
+    pipe: Pipeline,
+    *,
+    params: Mapping[str, Any] | None = None,
+    executor: str | Executor = "local",
+    settings: Settings | None = None,
+    on_event: Callable[[StepEvent], None] | None = None,
+) -> PipelineResult:
+    """Run ``pipe``; see :meth:`Pipeline.run`."""
+    if settings is None:
+        from loopml.config import load_settings
+
+        settings = load_settings()
+    values = pipe.resolve_params(params)
+    exe = make_executor(executor)
+    service = TrackingService.from_settings(settings)
+    driver = _Driver(pipe, values, exe, service, on_event or (lambda _e: None))
+    exe.start()
+    try:
+        return driver.run()
+    finally:
+        exe.close()
+
+
+def _experiment_id(service: TrackingService, name: str) -> str:
+    try:
+        return service.experiments.get_by_name(name).experiment_id
+    except NotFound:
+        pass
+    try:
+        return service.experiments.create(name, tags={PIPELINE_TAG: name})
+    except LoopMLError:  # created concurrently by another run
+        return service.experiments.get_by_name(name).experiment_id
+
+
+def _str_param(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+class _Driver:
+    """One pipeline run's scheduling state."""
+
+    def __init__(
+        self,
+        pipe: Pipeline,
+        params: dict[str, Any],
+        exe: Executor,
+        service: TrackingService,
+        emit: Callable[[StepEvent], None],
+    ) -> None:
+        self.pipe, self.params, self.exe, self.service, self.emit = pipe, params, exe, service, emit
+        self.index = CacheIndex(service.store, service.blobs)
+        self.results = {n: StepResult(n) for n in pipe.order}
+        self.values: dict[str, Any] = {}
+        self.pending: dict[cf.Future[TaskResult], tuple[str, dict[str, Any]]] = {}
+        self.failure: LoopMLError | None = None
+        self.experiment_id = ""
+        self.parent_id = ""
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> PipelineResult:
+        started = time.perf_counter()
+        self.experiment_id = _experiment_id(self.service, self.pipe.name)
+        parent = new_run(
+            int(self.experiment_id),
+            run_name=self.pipe.name,
+            tags={PIPELINE_TAG: self.pipe.name, f"{PIPELINE_TAG}.executor": self.exe.name},
+        )
+        self.parent_id = parent.run_id
+        self.service.runs.write(
+            parent.run_id, RunBatch(create=parent, params=self._params_of(self.params))
+        )
+        try:
+            self._loop()
+        except BaseException:
+            self.service.runs.update(self.parent_id, status=RunStatus.FAILED)
+            raise
+        status = RunStatus.FAILED if self.failure else RunStatus.FINISHED
+        counts = {s: sum(r.status == s for r in self.results.values())
+                  for s in ("ran", "cached", "failed", "skipped")}  # fmt: skip
+        self.service.runs.write(
+            self.parent_id,
+            RunBatch(
+                metrics=[Metric("duration_s", time.perf_counter() - started, _now_ms(), 0)]
+                + [Metric(f"steps_{k}", float(v), _now_ms(), 0) for k, v in counts.items()],
+                finish=final_status(status),
+            ),
+        )
+        if self.failure is not None:
+            raise self.failure
+        return PipelineResult(
+            pipeline=self.pipe.name,
+            run_id=self.parent_id,
+            status=status.value,
+            executor=self.exe.name,
+            params=self.params,
+            steps=self.results,
+            outputs=self.values,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _loop(self) -> None:
+        while True:
+            if self.failure is None:
+                self._schedule_ready()
+            if not self.pending:
+                break
+            done, _ = cf.wait(list(self.pending), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                name, kwargs = self.pending.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as exc:  # the execution was lost, not failed by the step
+                    result = TaskResult(
+                        False,
+                        error_type=type(exc).__name__,
+                        error_message=f"execution lost: {exc}",
+                    )
+                self._finished(name, kwargs, result)
+        for r in self.results.values():
+            if r.status == "skipped":
+                self.emit(StepEvent(r.name, "skipped"))
+
+    def _ready(self) -> list[str]:
+        return [
+            n
+            for n in self.pipe.order
+            if self.results[n].cache_key is None
+            and all(self.results[u].status in ("ran", "cached") for u in self.pipe.upstream[n])
+        ]
+
+    def _schedule_ready(self) -> None:
+        # Cached steps complete at once and may make more steps ready: repeat until stable.
+        while ready := self._ready():
+            for name in ready:
+                self._start(name)
+
+    def _start(self, name: str) -> None:
+        step, r = self.pipe.steps[name], self.results[name]
+        step_params = {
+            p: self.params[p] if p in self.params else step.defaults[p]
+            for p in self.pipe.step_params(name)
+        }
+        inputs = {u: self.results[u].output_hash or "" for u in self.pipe.upstream[name]}
+        r.cache_key = cache_key(
+            step=name, fingerprint=step.fingerprint(), params=step_params, inputs=inputs
+        )
+        tags = {
+            STEP_TAG: name,
+            f"{PIPELINE_TAG}.cache_key": r.cache_key,
+            f"{PIPELINE_TAG}.inputs": json.dumps(inputs, sort_keys=True),
+        }
+        manifest = self.index.get(r.cache_key)
+        if manifest is not None:
+            self.values[name] = decode_output(
+                manifest.kind, self.service.blobs.get_bytes(manifest.blob)
+            )
+            self._set_output(r, manifest)
+            r.status = "cached"
+            created = new_run(
+                int(self.experiment_id), run_name=name, parent_run_id=self.parent_id,
+                tags={**tags, **self._output_tags(r, "cached")},
+            )  # fmt: skip
+            r.run_id = created.run_id
+            # One transaction per cached step: a no-change rerun is mostly these writes.
+            self.service.runs.write(
+                created.run_id,
+                RunBatch(
+                    create=created,
+                    params=self._params_of(step_params),
+                    metrics=[Metric("duration_s", 0.0, _now_ms(), 0)],
+                    finish=final_status(RunStatus.FINISHED),
+                ),
+            )
+            self.emit(StepEvent(name, "cached"))
+            return
+        created = new_run(
+            int(self.experiment_id), run_name=name, parent_run_id=self.parent_id, tags=tags
+        )
+        r.run_id = created.run_id
+        self.service.runs.write(
+            created.run_id, RunBatch(create=created, params=self._params_of(step_params))
+        )
+        kwargs = {**step_params, **{u: self.values[u] for u in self.pipe.upstream[name]}}
+        self._submit(name, kwargs)
+
+    def _submit(self, name: str, kwargs: dict[str, Any]) -> None:
+        r = self.results[name]
+        r.attempts += 1
+        r.status = "running"
+        self.emit(StepEvent(name, "running", r.attempts))
+        self.pending[self.exe.submit(self.pipe.steps[name], kwargs)] = (name, kwargs)
+
+    def _finished(self, name: str, kwargs: dict[str, Any], result: TaskResult) -> None:
+        step, r = self.pipe.steps[name], self.results[name]
+        r.seconds += result.seconds
+        assert r.run_id is not None and r.cache_key is not None
+        if result.ok:
+            blob = self.service.blobs.put_bytes(result.data)
+            manifest = OutputManifest(result.kind, blob.sha256, result.content_hash, blob.size)
+            self.index.put(r.cache_key, step=name, manifest=manifest, run_id=r.run_id)
+            # Downstream steps get the value decoded from the stored bytes, exactly what a
+            # later cached run will load: a ran and a cached run see the same inputs.
+            self.values[name] = decode_output(result.kind, result.data)
+            self._set_output(r, manifest)
+            r.status = "ran"
+            self._close_child(r, RunStatus.FINISHED)
+            self.emit(StepEvent(name, "ran", r.attempts))
+            return
+        r.error = f"{result.error_type}: {result.error_message}"
+        if result.retryable and r.attempts <= step.retries and self.failure is None:
+            self.emit(StepEvent(name, "retrying", r.attempts, r.error))
+            self._submit(name, kwargs)
+            return
+        r.status = "failed"
+        self._close_child(r, RunStatus.FAILED, traceback=result.traceback)
+        self.emit(StepEvent(name, "failed", r.attempts, r.error))
+        if self.failure is not None:
+            return
+        details = {
+            "step": name,
+            "attempts": r.attempts,
+            "error_type": result.error_type,
+            "error_message": result.error_message,
+            "traceback": result.traceback,
+            "run_id": self.parent_id,
+            "step_run_id": r.run_id,
+        }
+        if not result.retryable:
+            self.failure = InvalidInput(result.error_message, details=details)
+        else:
+            self.failure = StepFailed(
+                f"step {name!r} of pipeline {self.pipe.name!r} failed after {r.attempts} "
+                f"attempt{'s' if r.attempts != 1 else ''}: {r.error}",
+                details=details,
+            )
+
+    # -- records -------------------------------------------------------------------------
+    def _close_child(self, r: StepResult, status: RunStatus, *, traceback: str = "") -> None:
+        assert r.run_id is not None
+        tags = self._output_tags(r, r.status)
+        tags[f"{PIPELINE_TAG}.attempts"] = str(r.attempts)
+        if r.error:
+            tags[f"{PIPELINE_TAG}.error"] = r.error[:7000]
+        if traceback:
+            tags[f"{PIPELINE_TAG}.traceback"] = traceback[-7000:]
+        self.service.runs.write(
+            r.run_id,
+            RunBatch(
+                tags=tags,
+                metrics=[Metric("duration_s", r.seconds, _now_ms(), 0),
+                         Metric("attempts", float(r.attempts), _now_ms(), 0)],
+                finish=final_status(status),
+            ),
+        )  # fmt: skip
+
+    @staticmethod
+    def _output_tags(r: StepResult, status: str) -> dict[str, str]:
+        tags = {f"{PIPELINE_TAG}.status": status}
+        if r.output_hash:
+            tags[f"{PIPELINE_TAG}.output_hash"] = r.output_hash
+            tags[f"{PIPELINE_TAG}.output_blob"] = r.output_blob or ""
+            tags[f"{PIPELINE_TAG}.output_kind"] = r.output_kind or ""
+        return tags
+
+    @staticmethod
+    def _set_output(r: StepResult, manifest: OutputManifest) -> None:
+        r.output_hash, r.output_blob, r.output_kind = (
+            manifest.content_hash,
+            manifest.blob,
+            manifest.kind,
+        )
+
+    @staticmethod
+    def _params_of(values: Mapping[str, Any]) -> dict[str, str]:
+        return {k: check_param_value(k, _str_param(v)) for k, v in values.items()}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
