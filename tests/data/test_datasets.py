@@ -180,3 +180,34 @@ def test_profile_is_json_and_reloads(client: Client) -> None:
     from loopml.data import TableProfile
 
     assert TableProfile.from_dict(json.loads(text)).num_rows == 500
+
+
+@pytest.mark.slow
+def test_a_killed_registration_leaves_no_partial_version(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = dict(os.environ, LOOPML_HOME=str(tmp_path / "home"))
+    env.pop("LOOPML_DB_URL", None)
+    env.pop("LOOPML_TRACKING_URI", None)
+    script = Path(__file__).with_name("_register_forever.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    for _ in range(3):  # a few versions in, then kill it mid-way through the next
+        proc.stdout.readline()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    c = Client(Settings(home=tmp_path / "home"))
+    set_client(c)
+    try:
+        versions = loopml.data.versions("stream")
+        assert len(versions) >= 3
+        for v in versions:  # every visible version is whole: data present, verified, complete
+            assert loopml.data.get(v.ref, as_="arrow").num_rows == v.num_rows
+    finally:
+        set_client(None)

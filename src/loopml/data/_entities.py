@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from loopml.errors import InvalidInput
 
-__all__ = ["DatasetVersion", "check_dataset_name", "parse_ref"]
+__all__ = ["DatasetVersion", "check_dataset_name", "parse_ref", "version_from_row"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 QUARANTINE_SUFFIX = ".quarantine"
@@ -71,3 +73,28 @@ class DatasetVersion:
 
     def __str__(self) -> str:
         return f"{self.ref} ({self.num_rows:,} rows, {self.hash[:12]})"
+
+
+def version_from_row(row: Any) -> DatasetVersion:
+    """A version from its metadata row (joined with the dataset's name)."""
+    v = row
+    profile = orjson.loads(v.profile_json or "{}")
+    return DatasetVersion(
+        name=row.name,
+        version=v.version,
+        hash=v.content_hash,
+        num_rows=v.num_rows,
+        num_columns=v.num_columns,
+        size_bytes=v.size_bytes,
+        schema=v.schema_yaml,
+        profile=profile,
+        validation=orjson.loads(v.validation_json or "{}"),
+        source=orjson.loads(v.source_json or "{}"),
+        created=v.created,
+        blob_sha256=v.blob_sha256,
+        run_id=v.run_id,
+        step=v.step,
+        quarantine=v.quarantine_ref,
+        quarantine_rows=v.quarantine_rows,
+        columns=list(profile.get("columns", {})),
+    )

@@ -14,7 +14,6 @@ import tempfile
 from typing import Any, Literal
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import func, insert, select
@@ -22,8 +21,14 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.artifacts import ArtifactStore
 from loopml.config import Settings
-from loopml.data._entities import QUARANTINE_SUFFIX, DatasetVersion, check_dataset_name, parse_ref
-from loopml.data._sources import content_hash, read_source
+from loopml.data._entities import (
+    QUARANTINE_SUFFIX,
+    DatasetVersion,
+    check_dataset_name,
+    parse_ref,
+    version_from_row,
+)
+from loopml.data._sources import content_hash, quarantine_table, read_source
 from loopml.errors import InvalidInput, NotFound
 from loopml.ids import now_ms
 from loopml.store import DatasetRow, DatasetVersionRow, Store, open_store
@@ -54,9 +59,18 @@ def _summary(validation: dict[str, Any]) -> str:
 class DataService:
     """Datasets over one metadata store and one artifact store."""
 
-    def __init__(self, store: Store, blobs: ArtifactStore) -> None:
+    def __init__(
+        self, store: Store, blobs: ArtifactStore, *, s3_endpoint_url: str | None = None
+    ) -> None:
         self.store = store
         self.blobs = blobs
+        self.s3_endpoint_url = s3_endpoint_url
+
+    def _options(self, source: Any) -> dict[str, Any]:
+        # s3:// sources use the same S3-compatible endpoint as the artifact store.
+        if isinstance(source, str) and source.startswith("s3://") and self.s3_endpoint_url:
+            return {"client_kwargs": {"endpoint_url": self.s3_endpoint_url}}
+        return {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DataService:
@@ -69,7 +83,9 @@ class DataService:
         store = open_store(
             settings.resolved_db_url(), sqlite_synchronous=settings.sqlite_synchronous
         )
-        return cls(store, artifact_store_from_settings(settings))
+        return cls(
+            store, artifact_store_from_settings(settings), s3_endpoint_url=settings.s3_endpoint_url
+        )
 
     # -- register ------------------------------------------------------------------------
     def register(
@@ -99,7 +115,13 @@ class DataService:
         if on_invalid not in ("fail", "quarantine", "warn"):
             raise InvalidInput(f"on_invalid must be fail, quarantine or warn, not {on_invalid!r}")
         what = f"dataset {name!r}"
-        table, described = read_source(source, what=what, sql_url=sql_url, encoding=encoding)
+        table, described = read_source(
+            source,
+            what=what,
+            sql_url=sql_url,
+            encoding=encoding,
+            storage_options=self._options(source),
+        )
         table = table.replace_schema_metadata(None)
         if table.num_rows == 0:
             raise InvalidInput(f"{what}: the source has no rows")
@@ -121,7 +143,7 @@ class DataService:
             keep[result.invalid["_row"].to_numpy(dtype=np.int64)] = False
             quarantine = self._store_version(
                 name + QUARANTINE_SUFFIX,
-                _as_table(result.invalid),
+                quarantine_table(result.invalid),
                 schema_yaml="",
                 validation={},
                 source={"kind": "quarantine", "of": name},
@@ -168,7 +190,13 @@ class DataService:
 
         check_dataset_name(name)
         what = f"dataset {name!r}"
-        table, _ = read_source(source, what=what, sql_url=sql_url, encoding=encoding)
+        table, _ = read_source(
+            source,
+            what=what,
+            sql_url=sql_url,
+            encoding=encoding,
+            storage_options=self._options(source),
+        )
         frame = table.replace_schema_metadata(None).to_pandas()
         checked_against = self._schema_for(name, schema, frame)
         return validate(frame, checked_against), checked_against
@@ -291,7 +319,7 @@ class DataService:
                     DatasetRow.name == name, DatasetVersionRow.content_hash == digest
                 )
             ).first()
-        return None if row is None else _entity(row)
+        return None if row is None else version_from_row(row)
 
     def version(self, ref: str) -> DatasetVersion:
         """The version that ``ref`` names: ``name@3``, ``name@latest``, ``name@<hash prefix>``."""
@@ -314,7 +342,7 @@ class DataService:
             raise NotFound(f"dataset {ref!r} does not exist")
         if len(rows) > 1:
             raise InvalidInput(f"dataset reference {ref!r} is ambiguous: give more hash digits")
-        return _entity(rows[0])
+        return version_from_row(rows[0])
 
     def versions(self, name: str) -> list[DatasetVersion]:
         """Every version of ``name``, oldest first."""
@@ -325,7 +353,7 @@ class DataService:
             ).all()
         if not rows:
             raise NotFound(f"dataset {name!r} does not exist")
-        return [_entity(r) for r in rows]
+        return [version_from_row(r) for r in rows]
 
     def list(self) -> list[DatasetVersion]:
         """The latest version of every dataset, by name."""
@@ -344,7 +372,7 @@ class DataService:
             .order_by(DatasetRow.name)
         )
         with self.store.read() as conn:
-            return [_entity(r) for r in conn.execute(q).all()]
+            return [version_from_row(r) for r in conn.execute(q).all()]
 
     def load(self, ref: str | DatasetVersion) -> pa.Table:
         """The data of a version as an Arrow table (verified against its sha256)."""
@@ -359,37 +387,3 @@ class DataService:
         if not sha:
             raise NotFound(f"dataset {version.ref} has no validation report")
         return self.blobs.get_bytes(sha).decode("utf-8")
-
-
-def _as_table(frame: Any) -> pa.Table:
-    """The quarantined rows as a table: a column may mix types (``-3`` beside ``"abc"``,
-    as they arrived), so object columns are kept as their text."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(lambda x: None if x is None else str(x))
-    return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
-
-
-def _entity(row: Any) -> DatasetVersion:
-    v = row
-    profile = orjson.loads(v.profile_json or "{}")
-    return DatasetVersion(
-        name=row.name,
-        version=v.version,
-        hash=v.content_hash,
-        num_rows=v.num_rows,
-        num_columns=v.num_columns,
-        size_bytes=v.size_bytes,
-        schema=v.schema_yaml,
-        profile=profile,
-        validation=orjson.loads(v.validation_json or "{}"),
-        source=orjson.loads(v.source_json or "{}"),
-        created=v.created,
-        blob_sha256=v.blob_sha256,
-        run_id=v.run_id,
-        step=v.step,
-        quarantine=v.quarantine_ref,
-        quarantine_rows=v.quarantine_rows,
-        columns=list(profile.get("columns", {})),
-    )

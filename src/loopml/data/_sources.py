@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from loopml.errors import InvalidInput, LoopMLError, NotFound
 
-__all__ = ["content_hash", "read_source", "to_arrow"]
+__all__ = ["content_hash", "quarantine_table", "read_source", "to_arrow"]
 
 _CSV = (".csv", ".csv.gz", ".tsv")
 _PARQUET = (".parquet", ".pq")
@@ -50,13 +50,15 @@ def to_arrow(data: Any, *, what: str) -> pa.Table:
     )
 
 
-def _read_file(location: str, *, what: str, encoding: str) -> pa.Table:
+def _read_file(
+    location: str, *, what: str, encoding: str, storage_options: dict[str, Any]
+) -> pa.Table:
     import fsspec
     import pandas as pd
 
     lower = location.lower()
     try:
-        fs, path = fsspec.core.url_to_fs(location)
+        fs, path = fsspec.core.url_to_fs(location, **storage_options)
         if not fs.exists(path):
             raise NotFound(f"{what}: no file at {location}")
         if lower.endswith(_PARQUET):
@@ -108,14 +110,25 @@ def _read_sql(query: str, url: str, *, what: str) -> pa.Table:
 
 
 def read_source(
-    source: Any, *, what: str, sql_url: str | None = None, encoding: str = "utf-8"
+    source: Any,
+    *,
+    what: str,
+    sql_url: str | None = None,
+    encoding: str = "utf-8",
+    storage_options: dict[str, Any] | None = None,
 ) -> tuple[pa.Table, dict[str, Any]]:
-    """The source's data as an Arrow table, and a description of the source to record."""
+    """The source's data as an Arrow table, and a description of the source to record.
+
+    ``storage_options`` go to fsspec for URLs (an S3 endpoint, credentials).
+    """
+    options = storage_options or {}
     if callable(source) and not isinstance(source, str | os.PathLike):
         fn: Callable[[], Any] = source
         name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
         data = fn()
-        table, inner = read_source(data, what=what, sql_url=sql_url, encoding=encoding)
+        table, inner = read_source(
+            data, what=what, sql_url=sql_url, encoding=encoding, storage_options=options
+        )
         return table, {"kind": "callable", "callable": name, "returned": inner}
     if sql_url is not None:
         if not isinstance(source, str):
@@ -128,7 +141,7 @@ def read_source(
         location = os.fspath(source)
         if "://" not in location:
             location = str(Path(location).expanduser().resolve())
-        table = _read_file(location, what=what, encoding=encoding)
+        table = _read_file(location, what=what, encoding=encoding, storage_options=options)
         return table, {"kind": "file", "uri": location}
     return to_arrow(source, what=what), {"kind": "dataframe", "type": type(source).__name__}
 
@@ -160,3 +173,13 @@ def content_hash(table: pa.Table) -> str:
         for batch in table.combine_chunks().to_batches(max_chunksize=65_536):
             writer.write_batch(batch)
     return sink.digest.hexdigest()
+
+
+def quarantine_table(frame: Any) -> pa.Table:
+    """The quarantined rows as a table: a column may mix types (``-3`` beside ``"abc"``,
+    as they arrived), so object columns are kept as their text."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(lambda x: None if x is None else str(x))
+    return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
