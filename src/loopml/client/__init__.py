@@ -31,6 +31,8 @@ from loopml.client._logging import (
 from loopml.client._remote import RemoteService
 from loopml.client._seed import current_seed, seed_everything
 from loopml.client._writer import MetricWriter
+from loopml.config import Settings
+from loopml.data import DataService
 from loopml.data import _api as _data_api
 
 __all__ = [
@@ -74,4 +76,13 @@ def _active_run_id() -> str | None:
 
 # Datasets registered through loopml.data use this client's settings and record the
 # active run as their producer.
-_data_api.set_context(settings=lambda: get_client().settings, run_id=_active_run_id)
+def _open_data(settings: Settings) -> DataService:
+    if not settings.is_remote:
+        return DataService.from_settings(settings)
+    remote = RemoteService(settings)  # datasets go through the server's API and blob routes
+    return DataService(remote.datasets, remote.blobs, s3_endpoint_url=settings.s3_endpoint_url)
+
+
+_data_api.set_context(
+    settings=lambda: get_client().settings, run_id=_active_run_id, opener=_open_data
+)

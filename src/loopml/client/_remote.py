@@ -24,6 +24,7 @@ import httpx
 
 from loopml.artifacts import Blob, normalize_artifact_path
 from loopml.config import Settings
+from loopml.data import DatasetCatalog
 from loopml.errors import LoopMLError, NotFound, Unavailable, error_from_code
 from loopml.tracking import ArtifactInfo
 from loopml.tracking._codec import NATIVE_API, decode, encode
@@ -57,6 +58,7 @@ class RemoteService:
         self.runs = cast(Runs, _Area(self, "runs"))
         self.inputs = cast(RunInputs, _Area(self, "inputs"))
         self.logged_models = cast(LoggedModels, _Area(self, "logged_models"))
+        self.datasets = cast(DatasetCatalog, _Area(self, "datasets"))
         self.artifacts = RemoteArtifacts(self)
         self.blobs = RemoteBlobs(self)
 
@@ -238,6 +240,10 @@ class RemoteBlobs:
     def put_bytes(self, data: bytes) -> Blob:
         """Store ``data``; returns its Blob (sha256, size)."""
         return cast(Blob, decode(self._remote.send("PUT", "/blobs", content=data).json()["result"]))
+
+    def get_bytes(self, sha256: str) -> bytes:
+        """A blob's content (the server verified it against its sha256)."""
+        return self._remote.send("GET", f"/blobs/{quote(sha256, safe='')}").content
 
     def put_file(self, local_path: str | os.PathLike[str]) -> Blob:
         """Store a local file's content; returns its Blob."""

@@ -9,6 +9,7 @@ Example::
 """
 
 from loopml.data._api import get, list_datasets, register, set_context, version, versions
+from loopml.data._catalog import DatasetCatalog
 from loopml.data._entities import DatasetVersion
 from loopml.data._profile import ColumnProfile, TableProfile, profile_batches, profile_table
 from loopml.data._registry import DataService, ValidationFailed
@@ -18,6 +19,7 @@ from loopml.data._validate import ValidationResult, validate
 __all__ = [
     "ColumnProfile",
     "DataService",
+    "DatasetCatalog",
     "DatasetVersion",
     "TableProfile",
     "ValidationFailed",

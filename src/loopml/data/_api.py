@@ -22,25 +22,34 @@ __all__ = ["get", "list_datasets", "register", "set_context", "version", "versio
 _lock = threading.Lock()
 _settings: Callable[[], Settings] | None = None
 _run_id: Callable[[], str | None] | None = None
-_services: dict[tuple[str, str], DataService] = {}
+_opener: Callable[[Settings], DataService] = DataService.from_settings
+_services: dict[tuple[str, ...], DataService] = {}
 
 
 def set_context(
-    *, settings: Callable[[], Settings] | None, run_id: Callable[[], str | None] | None
+    *,
+    settings: Callable[[], Settings] | None,
+    run_id: Callable[[], str | None] | None,
+    opener: Callable[[Settings], DataService] | None = None,
 ) -> None:
-    """Where the settings and the active run come from (the client layer calls this)."""
-    global _settings, _run_id
+    """Where the settings, the active run and (for a server) the data service come from;
+    the client layer calls this."""
+    global _settings, _run_id, _opener
     _settings, _run_id = settings, run_id
+    _opener = opener or DataService.from_settings
 
 
 def service() -> DataService:
-    """The data service for the current settings (opened once per store)."""
+    """The data service for the current settings (opened once per store or server)."""
     settings = _settings() if _settings is not None else load_settings()
-    key = (settings.resolved_db_url(), settings.resolved_artifacts())
+    if settings.is_remote:
+        key: tuple[str, ...] = (str(settings.tracking_uri),)
+    else:
+        key = (settings.resolved_db_url(), settings.resolved_artifacts())
     with _lock:
         found = _services.get(key)
         if found is None:
-            found = _services[key] = DataService.from_settings(settings)
+            found = _services[key] = _opener(settings)
     return found
 
 

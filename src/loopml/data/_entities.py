@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from loopml.errors import InvalidInput
+from loopml.tracking._codec import register_type
 
 __all__ = ["DatasetVersion", "check_dataset_name", "parse_ref", "version_from_row"]
 
@@ -35,6 +36,7 @@ def parse_ref(ref: str) -> tuple[str, str]:
     return check_dataset_name(name), selector or "latest"
 
 
+@register_type
 @dataclass(frozen=True, slots=True)
 class DatasetVersion:
     """One registered version of a dataset.

@@ -7,37 +7,42 @@ crash) leaves no partial version behind, only unreferenced blobs.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import os
 import tempfile
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
 
-from loopml.artifacts import ArtifactStore
+from loopml.artifacts import Blob
 from loopml.config import Settings
+from loopml.data._catalog import DatasetCatalog
 from loopml.data._entities import (
     QUARANTINE_SUFFIX,
     DatasetVersion,
     check_dataset_name,
-    parse_ref,
-    version_from_row,
 )
 from loopml.data._sources import content_hash, quarantine_table, read_source
 from loopml.errors import InvalidInput, NotFound
-from loopml.ids import now_ms
-from loopml.store import DatasetRow, DatasetVersionRow, Store, open_store
+from loopml.store import open_store
 from loopml.tracking import artifact_store_from_settings
 
-__all__ = ["DataService", "OnInvalid", "ValidationFailed"]
+__all__ = ["Blobs", "DataService", "OnInvalid", "ValidationFailed"]
 
 log = logging.getLogger("loopml.data")
 OnInvalid = Literal["fail", "quarantine", "warn"]
+
+
+class Blobs(Protocol):
+    """Where a version's Parquet and report go: the artifact store, or a server's."""
+
+    def put_bytes(self, data: bytes) -> Blob: ...
+    def put_file(self, local_path: str | os.PathLike[str]) -> Blob: ...
+    def get_bytes(self, sha256: str) -> bytes: ...
 
 
 class ValidationFailed(InvalidInput):
@@ -60,9 +65,9 @@ class DataService:
     """Datasets over one metadata store and one artifact store."""
 
     def __init__(
-        self, store: Store, blobs: ArtifactStore, *, s3_endpoint_url: str | None = None
+        self, catalog: DatasetCatalog, blobs: Blobs, *, s3_endpoint_url: str | None = None
     ) -> None:
-        self.store = store
+        self.catalog = catalog
         self.blobs = blobs
         self.s3_endpoint_url = s3_endpoint_url
 
@@ -77,15 +82,13 @@ class DataService:
         """Open (and migrate) the stores that ``settings`` name."""
         if settings.is_remote:
             raise InvalidInput(
-                "datasets are registered on the store directly: unset LOOPML_TRACKING_URI, or "
-                "point LOOPML_DB_URL / LOOPML_ARTIFACTS at the server's stores"
+                "a remote data service is opened by the client (loopml.data does it for you)"
             )
         store = open_store(
             settings.resolved_db_url(), sqlite_synchronous=settings.sqlite_synchronous
         )
-        return cls(
-            store, artifact_store_from_settings(settings), s3_endpoint_url=settings.s3_endpoint_url
-        )
+        blobs = artifact_store_from_settings(settings)
+        return cls(DatasetCatalog(store), blobs, s3_endpoint_url=settings.s3_endpoint_url)
 
     # -- register ------------------------------------------------------------------------
     def register(
@@ -205,7 +208,7 @@ class DataService:
         from loopml.data._schema import infer_schema, schema_from_yaml
 
         if schema is None:
-            latest = self._latest_schema(name)
+            latest = self.catalog.latest_schema(name)
             return schema_from_yaml(latest) if latest else infer_schema(frame, name=name)
         if isinstance(schema, str | os.PathLike):
             text = os.fspath(schema)
@@ -214,17 +217,6 @@ class DataService:
                     text = f.read()
             return schema_from_yaml(text)
         return schema
-
-    def _latest_schema(self, name: str) -> str | None:
-        with self.store.read() as conn:
-            row = conn.execute(
-                select(DatasetVersionRow.schema_yaml)
-                .join(DatasetRow, DatasetRow.dataset_id == DatasetVersionRow.dataset_id)
-                .where(DatasetRow.name == name)
-                .order_by(DatasetVersionRow.version.desc())
-                .limit(1)
-            ).first()
-        return row.schema_yaml if row is not None and row.schema_yaml else None
 
     def _store_report(self, result: Any, name: str) -> str:
         from loopml.data._report import render_html
@@ -247,7 +239,7 @@ class DataService:
         from loopml.data._profile import profile_table
 
         digest = content_hash(table)
-        existing = self._by_hash(name, digest)
+        existing = self.catalog.by_hash(name, digest)
         if existing is not None:
             return existing
         profile = profile_table(table).to_dict()
@@ -273,106 +265,20 @@ class DataService:
             "quarantine_ref": quarantine.ref if quarantine else None,
             "quarantine_rows": quarantine.num_rows if quarantine else 0,
         }
-        try:
-            with self.store.write() as conn:
-                dataset_id = self._dataset_id(conn, name)
-                version = 1 + int(
-                    conn.execute(
-                        select(func.coalesce(func.max(DatasetVersionRow.version), 0)).where(
-                            DatasetVersionRow.dataset_id == dataset_id
-                        )
-                    ).scalar_one()
-                )
-                conn.execute(
-                    insert(DatasetVersionRow).values(
-                        dataset_id=dataset_id, version=version, created=now_ms(), **values
-                    )
-                )
-        except IntegrityError:
-            # Registered concurrently: the same content by another writer is this version.
-            existing = self._by_hash(name, digest)
-            if existing is None:
-                raise
-            return existing
-        return self.version(f"{name}@{version}")
-
-    @staticmethod
-    def _dataset_id(conn: Any, name: str) -> int:
-        found = conn.execute(select(DatasetRow.dataset_id).where(DatasetRow.name == name)).first()
-        if found is not None:
-            return int(found.dataset_id)
-        result = conn.execute(
-            insert(DatasetRow).values(name=name, description="", created=now_ms())
-        )
-        return int(result.inserted_primary_key[0])
+        return self.catalog.add_version(name, values)
 
     # -- read ----------------------------------------------------------------------------
-    def _select(self) -> Any:
-        return select(*DatasetVersionRow.__table__.c, DatasetRow.name).join(
-            DatasetRow, DatasetRow.dataset_id == DatasetVersionRow.dataset_id
-        )
-
-    def _by_hash(self, name: str, digest: str) -> DatasetVersion | None:
-        with self.store.read() as conn:
-            row = conn.execute(
-                self._select().where(
-                    DatasetRow.name == name, DatasetVersionRow.content_hash == digest
-                )
-            ).first()
-        return None if row is None else version_from_row(row)
-
     def version(self, ref: str) -> DatasetVersion:
         """The version that ``ref`` names: ``name@3``, ``name@latest``, ``name@<hash prefix>``."""
-        name, selector = parse_ref(ref)
-        q = self._select().where(DatasetRow.name == name)
-        if selector == "latest":
-            q = q.order_by(DatasetVersionRow.version.desc())
-        elif selector.isdigit() and len(selector) < 8:
-            q = q.where(DatasetVersionRow.version == int(selector))
-        elif all(c in "0123456789abcdef" for c in selector.lower()) and len(selector) >= 4:
-            q = q.where(DatasetVersionRow.content_hash.startswith(selector.lower()))
-        else:
-            raise InvalidInput(
-                f"dataset reference {ref!r}: after '@' give a version number, 'latest' or at "
-                "least 4 hex digits of the content hash"
-            )
-        with self.store.read() as conn:
-            rows = conn.execute(q.limit(1 if selector == "latest" else 2)).all()
-        if not rows:
-            raise NotFound(f"dataset {ref!r} does not exist")
-        if len(rows) > 1:
-            raise InvalidInput(f"dataset reference {ref!r} is ambiguous: give more hash digits")
-        return version_from_row(rows[0])
+        return self.catalog.version(ref)
 
-    def versions(self, name: str) -> list[DatasetVersion]:
+    def versions(self, name: str) -> builtins.list[DatasetVersion]:
         """Every version of ``name``, oldest first."""
-        check_dataset_name(name)
-        with self.store.read() as conn:
-            rows = conn.execute(
-                self._select().where(DatasetRow.name == name).order_by(DatasetVersionRow.version)
-            ).all()
-        if not rows:
-            raise NotFound(f"dataset {name!r} does not exist")
-        return [version_from_row(r) for r in rows]
+        return self.catalog.versions(name)
 
-    def list(self) -> list[DatasetVersion]:
+    def list(self) -> builtins.list[DatasetVersion]:
         """The latest version of every dataset, by name."""
-        latest = (
-            select(DatasetVersionRow.dataset_id, func.max(DatasetVersionRow.version).label("v"))
-            .group_by(DatasetVersionRow.dataset_id)
-            .subquery()
-        )
-        q = (
-            self._select()
-            .join(
-                latest,
-                (latest.c.dataset_id == DatasetVersionRow.dataset_id)
-                & (latest.c.v == DatasetVersionRow.version),
-            )
-            .order_by(DatasetRow.name)
-        )
-        with self.store.read() as conn:
-            return [version_from_row(r) for r in conn.execute(q).all()]
+        return self.catalog.list()
 
     def load(self, ref: str | DatasetVersion) -> pa.Table:
         """The data of a version as an Arrow table (verified against its sha256)."""

@@ -43,7 +43,7 @@ from loopml.tracking._model_entities import (
 )
 from loopml.tracking._writes import NewRun, RunBatch
 
-__all__ = ["NATIVE_API", "decode", "encode"]
+__all__ = ["NATIVE_API", "decode", "encode", "register_type"]
 
 NATIVE_API = "/api/loopml/v1"  # where loopml server mounts its own API
 
@@ -70,6 +70,16 @@ _DATACLASSES: dict[str, type[Any]] = {
 _ENUMS: dict[str, type[Enum]] = {
     cls.__name__: cls for cls in (LoggedModelStatus, RunStatus, ViewType)
 }
+
+
+def register_type(cls: type[Any]) -> type[Any]:
+    """Let another service's dataclass cross the wire (the data layer registers its own)."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__} is not a dataclass")
+    _DATACLASSES[cls.__name__] = cls
+    return cls
+
+
 _FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 

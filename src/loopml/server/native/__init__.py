@@ -44,6 +44,9 @@ _METHODS: dict[str, frozenset[str]] = {
     ),
     "artifacts": frozenset({"list", "delete", "log_bytes"}),
     "inputs": frozenset({"log", "get"}),
+    "datasets": frozenset(
+        {"latest_schema", "add_version", "by_hash", "version", "versions", "list"}
+    ),
     "logged_models": frozenset(
         {"create", "get", "search", "finalize", "set_tags", "delete_tag", "log_params"}
         | {"log_metrics", "delete", "log_outputs", "log_inputs", "outputs", "inputs"}
@@ -75,7 +78,8 @@ async def call(area: str, method: str, request: Request) -> Response:
     args, kwargs = decode(payload.get("args", [])), decode(payload.get("kwargs", {}))
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise InvalidInput('"args" must be a JSON array and "kwargs" a JSON object')
-    target = getattr(getattr(_service(request), area), method)
+    owner = request.app.state.datasets if area == "datasets" else getattr(_service(request), area)
+    target = getattr(owner, method)
     try:
         inspect.signature(target).bind(*args, **kwargs)
     except TypeError as exc:
@@ -105,6 +109,13 @@ async def download(run_id: str, path: str, request: Request) -> Response:
         media_type="application/octet-stream",
         headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
     )
+
+
+@router.get("/blobs/{sha256}")
+async def get_blob(sha256: str, request: Request) -> Response:
+    """A blob's bytes, verified against its name (dataset files, reports)."""
+    data = _service(request).blobs.get_bytes(sha256)
+    return Response(data, media_type="application/octet-stream")
 
 
 @router.put("/blobs")
