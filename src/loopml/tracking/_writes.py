@@ -33,6 +33,7 @@ from loopml.tracking._entities import Metric, RunStatus
 from loopml.tracking._names import random_run_name
 from loopml.tracking._snapshot import Snapshot
 from loopml.tracking._validation import (
+    _valid_keys,
     check_key,
     check_param_value,
     check_step,
@@ -145,6 +146,9 @@ def new_run(
     )
 
 
+_INT64_END = 2**63
+
+
 def validate_batch(
     metrics: Sequence[Any], params: Mapping[str, Any], tags: Mapping[str, Any]
 ) -> tuple[list[Metric], dict[str, str], dict[str, str]]:
@@ -159,7 +163,18 @@ def validate_batch(
             f"and {MAX_BATCH_TAGS} tags"
         )
     checked = [
-        Metric(
+        # The common case costs a few type checks; anything unusual takes the full checks,
+        # which name what is wrong.
+        Metric(*m)
+        if (
+            m[0] in _valid_keys
+            and type(m[1]) is float
+            and type(m[2]) is int
+            and 0 <= m[2] < _INT64_END
+            and type(m[3]) is int
+            and -_INT64_END <= m[3] < _INT64_END
+        )
+        else Metric(
             check_key(m[0], "metric"),
             metric_value(m[0], m[1]),
             check_timestamp(m[2]),

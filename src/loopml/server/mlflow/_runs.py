@@ -42,6 +42,13 @@ def _run_id(f: Fields) -> str:
 
 
 def _metric(item: Any) -> Metric:
+    if type(item) is dict:
+        # What MLflow's client sends (string key, float value, int timestamp and step) is
+        # taken as is; anything else goes through the field checks that name the problem.
+        key, value, stamp = item.get("key"), item.get("value"), item.get("timestamp")
+        step = item.get("step", 0)
+        if type(key) is str and type(value) is float and type(stamp) is int and type(step) is int:
+            return Metric(key, value, stamp, step)
     if not isinstance(item, dict):
         raise InvalidInput(f"Invalid metric {item!r}: expected an object.")
     f = Fields(item)
