@@ -30,6 +30,9 @@ from tracking import FILTER, ORDER, PREFIX, emit
 
 HEADING = "## Tracking server (bench/tracking_server.py)"
 BATCH = 1_000
+# Untimed calls first, on every server and the stub alike: the first requests of a process
+# (connection set-up, imports, caches) are not the steady state being compared.
+WARMUP_CALLS, WARMUP_BATCHES = 100, 10
 Row = tuple[str, str, str, str, str, str]
 Results = dict[str, dict[str, Any]]
 # full and --quick sizes; MLflow is timed on fewer items where it is slow and rates are compared
@@ -75,6 +78,8 @@ def worker_client(a: argparse.Namespace) -> None:
     n = a.mlflow_points if ml else a.points
     emit(task=f"{name}: (a) {n:,} log_metric calls", total=n)
     with mlflow.start_run(experiment_id=exp):
+        for i in range(WARMUP_CALLS):  # untimed, the same on every server
+            mlflow.log_metric("warmup", 0.0, step=i)
         start = time.perf_counter()
         for i in range(n):
             mlflow.log_metric("loss", 1.0 / (i + 1), step=i)
@@ -87,6 +92,9 @@ def worker_client(a: argparse.Namespace) -> None:
     metrics = [Metric("x", i / n, now, i) for i in range(n)]
     emit(task=f"{name}: (b) log_batch {n:,} points", total=n)
     with mlflow.start_run(experiment_id=exp) as run:
+        warm = [Metric("warmup", 0.0, now, i) for i in range(BATCH)]
+        for _ in range(WARMUP_BATCHES):  # untimed, the same on every server
+            client.log_batch(run.info.run_id, metrics=warm)
         start = time.perf_counter()
         for lo in range(0, n, BATCH):
             client.log_batch(run.info.run_id, metrics=metrics[lo : lo + BATCH])
@@ -419,6 +427,8 @@ def build_notes(a: argparse.Namespace, m: Results, lo: Results) -> list[str]:
         f"Sizes timed ((a) calls, (b) points, (c) runs, (e) calls per client): MLflow server "
         f"{sizes[0]}; loopml server {sizes[1]}. Rates are compared. For (d) MLflow's other "
         f"{a.runs - m['c']['runs']:,} runs were created untimed with `MlflowClient.log_batch`.",
+        f"(a) and (b) are timed after {WARMUP_CALLS} untimed `log_metric` calls and "
+        f"{WARMUP_BATCHES} untimed batches on each server. "
         f"(b) `MlflowClient.log_batch`, {BATCH:,} metrics per call. (d) filter `{FILTER}`, "
         f"order by `{ORDER[0]}`, DataFrame result, median of {a.repeats} after a warm-up: {rows}.",
         "Servers: `mlflow server --workers 1 --backend-store-uri sqlite:///<tmp>/mlflow.db "
