@@ -112,25 +112,12 @@ class DataService:
             schema: a pandera ``DataFrameSchema``, or the path or text of its YAML; by
                 default the latest version's schema, inferred from the data the first time.
         """
-        from loopml.data._validate import validate
-
-        check_dataset_name(name)
         if on_invalid not in ("fail", "quarantine", "warn"):
             raise InvalidInput(f"on_invalid must be fail, quarantine or warn, not {on_invalid!r}")
         what = f"dataset {name!r}"
-        table, described = read_source(
-            source,
-            what=what,
-            sql_url=sql_url,
-            encoding=encoding,
-            storage_options=self._options(source),
+        table, described, result, checked_against = self._read_validated(
+            name, source, schema=schema, sql_url=sql_url, encoding=encoding, nonempty=True
         )
-        table = table.replace_schema_metadata(None)
-        if table.num_rows == 0:
-            raise InvalidInput(f"{what}: the source has no rows")
-        frame = table.to_pandas()
-        checked_against = self._schema_for(name, schema, frame)
-        result = validate(frame, checked_against)
         validation = result.to_dict()
         if not result.ok and (
             on_invalid == "fail" or (bool(result.schema_errors) and on_invalid != "warn")
@@ -189,20 +176,40 @@ class DataService:
         Returns:
             ``(ValidationResult, schema)``.
         """
+        _, _, result, checked_against = self._read_validated(
+            name, source, schema=schema, sql_url=sql_url, encoding=encoding, nonempty=False
+        )
+        return result, checked_against
+
+    def _read_validated(
+        self,
+        name: str,
+        source: Any,
+        *,
+        schema: Any,
+        sql_url: str | None,
+        encoding: str,
+        nonempty: bool,
+    ) -> tuple[pa.Table, dict[str, Any], Any, Any]:
+        """Read ``source`` and validate it against ``name``'s schema: ``(table, source
+        description, ValidationResult, schema)``."""
         from loopml.data._validate import validate
 
         check_dataset_name(name)
         what = f"dataset {name!r}"
-        table, _ = read_source(
+        table, described = read_source(
             source,
             what=what,
             sql_url=sql_url,
             encoding=encoding,
             storage_options=self._options(source),
         )
-        frame = table.replace_schema_metadata(None).to_pandas()
+        table = table.replace_schema_metadata(None)
+        if nonempty and table.num_rows == 0:
+            raise InvalidInput(f"{what}: the source has no rows")
+        frame = table.to_pandas()
         checked_against = self._schema_for(name, schema, frame)
-        return validate(frame, checked_against), checked_against
+        return table, described, validate(frame, checked_against), checked_against
 
     def _schema_for(self, name: str, schema: Any, frame: Any) -> Any:
         from loopml.data._schema import infer_schema, schema_from_yaml

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_
+from sqlalchemy import ColumnElement, and_, or_
 
 from loopml.errors import InvalidInput
 from loopml.store import ExperimentRow, ExperimentTagRow
 from loopml.tracking._filter import BoolOp, Clause, OrderKey, parse_filter, parse_order_by
-from loopml.tracking._search import _compare
+from loopml.tracking._search import _NUMERIC_OPS, _STRING_OPS, _compare, key_value_clause
 
 __all__ = ["experiment_filter", "experiment_order"]
 
@@ -23,30 +23,12 @@ _NUMERIC_ATTRS: dict[str, Any] = {
     "last_update_time": ExperimentRow.last_update_time,
     "experiment_id": ExperimentRow.experiment_id,
 }
-_STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"}
-_NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">="}
 
 
 def _clause(c: Clause) -> ColumnElement[bool]:
     if c.entity == "tag":
-        present = exists().where(
-            ExperimentTagRow.experiment_id == ExperimentRow.experiment_id,
-            ExperimentTagRow.key == c.key,
-        )
-        if c.op == "IS NULL":
-            return not_(present)
-        if c.op == "IS NOT NULL":
-            return present
-        if c.op not in _STRING_OPS or isinstance(c.value, float):
-            raise InvalidInput(
-                f"tags.{c.key}: tags compare as quoted strings with = != LIKE ILIKE IN NOT IN "
-                f"IS NULL, not {c.op} {c.value!r}"
-            )
-        return exists().where(
-            ExperimentTagRow.experiment_id == ExperimentRow.experiment_id,
-            ExperimentTagRow.key == c.key,
-            _compare(ExperimentTagRow.value, c.op, c.value),
-        )
+        owned = ExperimentTagRow.experiment_id == ExperimentRow.experiment_id
+        return key_value_clause(c, "tags", ExperimentTagRow, owned)
     if c.entity != "attribute":
         raise InvalidInput(
             f"experiments have no {c.entity}s to filter on: use name, creation_time, "

@@ -76,6 +76,23 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     raise InvalidInput(f"unsupported comparator {op!r}")
 
 
+def key_value_clause(
+    c: Clause, prefix: str, table: Any, owned: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """A filter on a key-value table (params, tags): ``owned`` ties its rows to the owner."""
+    present = exists().where(owned, table.key == c.key)
+    if c.op == "IS NULL":
+        return not_(present)
+    if c.op == "IS NOT NULL":
+        return present
+    if c.op not in _STRING_OPS or isinstance(c.value, float):
+        raise InvalidInput(
+            f"{prefix}.{c.key}: {prefix} compare as quoted strings with = != LIKE ILIKE "
+            f"IN NOT IN IS NULL, not {c.op} {c.value!r}"
+        )
+    return exists().where(owned, table.key == c.key, _compare(table.value, c.op, c.value))
+
+
 def _clause(c: Clause) -> ColumnElement[bool]:
     if c.entity == "metric":
         if c.op not in _NUMERIC_OPS or not isinstance(c.value, float):
@@ -92,19 +109,7 @@ def _clause(c: Clause) -> ColumnElement[bool]:
     if c.entity in ("param", "tag"):
         table: Any = ParamRow if c.entity == "param" else TagRow
         prefix = "params" if c.entity == "param" else "tags"
-        present = exists().where(table.run_id == RunRow.run_id, table.key == c.key)
-        if c.op == "IS NULL":
-            return not_(present)
-        if c.op == "IS NOT NULL":
-            return present
-        if c.op not in _STRING_OPS or isinstance(c.value, float):
-            raise InvalidInput(
-                f"{prefix}.{c.key}: {prefix} compare as quoted strings with = != LIKE ILIKE "
-                f"IN NOT IN IS NULL, not {c.op} {c.value!r}"
-            )
-        return exists().where(
-            table.run_id == RunRow.run_id, table.key == c.key, _compare(table.value, c.op, c.value)
-        )
+        return key_value_clause(c, prefix, table, table.run_id == RunRow.run_id)
     key = c.key.lower()
     if key in _NUMERIC_ATTRS:
         if c.op not in _NUMERIC_OPS or not isinstance(c.value, float):

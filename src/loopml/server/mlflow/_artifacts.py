@@ -9,8 +9,6 @@ read.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.artifacts import normalize_artifact_path
-from loopml.errors import InvalidInput, NotFound, PayloadTooLarge
-from loopml.server._wire import reply
+from loopml.errors import InvalidInput, NotFound
+from loopml.server._wire import received_file, reply
 from loopml.server.mlflow._experiments import _service
 from loopml.tracking import ArtifactInfo, TrackingService
 
@@ -84,22 +82,8 @@ async def upload(path: str, request: Request) -> Response:
     target = _locate(_service(request), path)
     if not target.rel:
         raise InvalidInput("give a file path below the artifacts/ directory")
-    limit = request.app.state.settings.max_upload_mb * 1024 * 1024
-    fd, tmp = tempfile.mkstemp(prefix="loopml-upload-")
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(
-                        f"upload is over {limit} bytes (LOOPML_MAX_UPLOAD_MB); "
-                        "store large files in the artifact store directly"
-                    )
-                out.write(chunk)
+    async with received_file(request) as tmp:
         target.upload(tmp)
-    finally:
-        os.unlink(tmp)
     return reply({})
 
 
