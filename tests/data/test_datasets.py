@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,38 +12,10 @@ import polars as pl
 import pytest
 
 import loopml
-from _servers import ThreadedAppServer
 from loopml.client import Client, set_client
 from loopml.config import Settings
 from loopml.data import DatasetVersion, ValidationFailed
 from loopml.errors import InvalidInput, NotFound
-from loopml.server import create_app
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "sqlite":
-        return Settings(home=tmp_path / "home")
-    return Settings(home=tmp_path / "home", db_url=request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture(params=["embedded", pytest.param("remote", marks=pytest.mark.remote)])
-def client(
-    request: pytest.FixtureRequest, store_settings: Settings, tmp_path: Path
-) -> Iterator[Client]:
-    """The process client (and so ``loopml.data``) on an empty store, or on a live server
-    over it (``LOOPML_TRACKING_URI``)."""
-    with contextlib.ExitStack() as stack:
-        settings = store_settings
-        if request.param == "remote":
-            server = stack.enter_context(ThreadedAppServer(create_app(store_settings)))
-            settings = Settings(home=tmp_path / "client-home", tracking_uri=server.url)
-        c = Client(settings)
-        set_client(c)
-        yield c
-        while loopml.active_run() is not None:
-            loopml.end_run()
-        set_client(None)
 
 
 def _frame(n: int = 200, seed: int = 0) -> pd.DataFrame:

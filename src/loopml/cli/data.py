@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress, SpinnerColumn
 from rich.table import Table
 
 from loopml.cli._app import new_app
-from loopml.cli._output import console, fmt_time, print_json
+from loopml.cli._output import console, err_console, fmt_time, print_json
 from loopml.client import get_client
 from loopml.data import _api as data_api
 from loopml.data._diff import diff_versions
@@ -49,13 +50,28 @@ def add_cmd(
         str | None, typer.Option(help="SQLAlchemy URL: SOURCE is then a SQL query.")
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of CSV / JSON files.")] = "utf-8",
+    stream: Annotated[
+        bool | None,
+        typer.Option(
+            "--stream/--no-stream",
+            help="Read a Parquet file chunk by chunk in bounded memory "
+            "(default: for files of 64 MiB and more).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a source as a new version of a dataset (the same content: the same version).
 
     Example: [bold]loopml data add churn data/churn.csv --on-invalid quarantine[/]
     """
-    with console.status(f"reading, validating and profiling {source} …"):
+    with Progress(
+        SpinnerColumn(), *Progress.get_default_columns(), console=err_console, transient=True
+    ) as bar:
+        task = bar.add_task(f"reading {source}", total=None)
+
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{phase} {source}", completed=done, total=total)
+
         version = _service().register(
             name,
             source,
@@ -63,6 +79,8 @@ def add_cmd(
             schema=schema,
             sql_url=sql_url,
             encoding=encoding,
+            stream=stream,
+            progress=progress,
         )
     if as_json:
         print_json(_version_json(version))

@@ -62,12 +62,14 @@ def register(
     sql_url: str | None = None,
     encoding: str = "utf-8",
     step: str | None = None,
+    stream: bool | None = None,
 ) -> DatasetVersion:
     """Register ``source`` as a version of dataset ``name`` (the same content: the same version).
 
     ``source``: a pandas or polars DataFrame, an Arrow table, a CSV / Parquet / JSON-lines
     path or fsspec URL, a SQL query (with ``sql_url``), or a callable returning one of those.
-    The active run, if any, is recorded as its producer.
+    The active run, if any, is recorded as its producer. Parquet files of 64 MiB and more
+    are read chunk by chunk in bounded memory (``stream=True`` / ``False`` decides).
 
     Example::
 
@@ -84,6 +86,7 @@ def register(
         encoding=encoding,
         run_id=run_id,
         step=step,
+        stream=stream,
     )
 
 

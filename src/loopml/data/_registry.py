@@ -8,10 +8,12 @@ crash) leaves no partial version behind, only unreferenced blobs.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -31,10 +33,18 @@ from loopml.errors import InvalidInput, NotFound
 from loopml.store import open_store
 from loopml.tracking import artifact_store_from_settings
 
-__all__ = ["Blobs", "DataService", "OnInvalid", "ValidationFailed"]
+__all__ = [
+    "Blobs",
+    "DataService",
+    "OnInvalid",
+    "ValidationFailed",
+    "parquet_tempfile",
+    "validation_failed",
+]
 
 log = logging.getLogger("loopml.data")
 OnInvalid = Literal["fail", "quarantine", "warn"]
+Progress = Callable[[str, int, int], None]
 
 
 class Blobs(Protocol):
@@ -52,6 +62,27 @@ class ValidationFailed(InvalidInput):
     """
 
     code = "VALIDATION_FAILED"
+
+
+@contextlib.contextmanager
+def parquet_tempfile() -> Iterator[str]:
+    """A temporary file path for a version's Parquet, removed afterwards."""
+    fd, tmp = tempfile.mkstemp(prefix="loopml-dataset-", suffix=".parquet")
+    os.close(fd)
+    try:
+        yield tmp
+    finally:
+        os.unlink(tmp)
+
+
+def validation_failed(what: str, result: Any) -> ValidationFailed:
+    """The error for data that broke its schema under a policy that refuses it."""
+    validation = result.to_dict()
+    return ValidationFailed(
+        f"{what} failed validation ({result.num_invalid:,} of {result.num_rows:,} rows; "
+        f"{_summary(validation)}); nothing was registered",
+        details=validation,
+    )
 
 
 def _summary(validation: dict[str, Any]) -> str:
@@ -102,6 +133,8 @@ class DataService:
         encoding: str = "utf-8",
         run_id: str | None = None,
         step: str | None = None,
+        stream: bool | None = None,
+        progress: Progress | None = None,
     ) -> DatasetVersion:
         """Read, validate, profile and store ``source`` as a version of dataset ``name``.
 
@@ -111,56 +144,104 @@ class DataService:
                 reason, to ``<name>.quarantine``; ``warn`` registers everything and reports.
             schema: a pandera ``DataFrameSchema``, or the path or text of its YAML; by
                 default the latest version's schema, inferred from the data the first time.
+            stream: read a Parquet file chunk by chunk, in bounded memory: None (the
+                default) streams Parquet files of 64 MiB and more. The version is the same
+                either way.
+            progress: called as ``progress(phase, rows_done, rows_total)`` while a stream
+                is read (phases ``hashing``, then ``validating``).
         """
         if on_invalid not in ("fail", "quarantine", "warn"):
             raise InvalidInput(f"on_invalid must be fail, quarantine or warn, not {on_invalid!r}")
         what = f"dataset {name!r}"
+        check_dataset_name(name)
+        parquet = self._streamable(source, what, stream) if sql_url is None else None
+        if stream and parquet is None:
+            raise InvalidInput(
+                f"{what}: stream=True needs a Parquet file (path or URL) without dictionary "
+                "columns; other sources are read whole"
+            )
+        if parquet is not None:
+            from loopml.data._stream import register_streamed
+
+            with contextlib.closing(parquet):
+                return register_streamed(
+                    self, name, parquet, on_invalid=on_invalid, schema=schema, run_id=run_id,
+                    step=step, progress=progress,
+                )  # fmt: skip
         table, described, result, checked_against = self._read_validated(
             name, source, schema=schema, sql_url=sql_url, encoding=encoding, nonempty=True
         )
+        from loopml.data._schema import schema_to_yaml
+
+        schema_yaml = schema_to_yaml(checked_against)
+        digest = content_hash(table)
+        existing = self.same_version(name, digest, schema_yaml)
+        if existing is not None:
+            return existing
         validation = result.to_dict()
         if not result.ok and (
             on_invalid == "fail" or (bool(result.schema_errors) and on_invalid != "warn")
         ):
-            raise ValidationFailed(
-                f"{what} failed validation ({result.num_invalid:,} of {result.num_rows:,} rows; "
-                f"{_summary(validation)}); nothing was registered",
-                details=validation,
-            )
+            raise validation_failed(what, result)
         quarantine: DatasetVersion | None = None
         if not result.ok and on_invalid == "quarantine" and result.num_invalid:
             keep = np.ones(table.num_rows, dtype=bool)
             keep[result.invalid["_row"].to_numpy(dtype=np.int64)] = False
-            quarantine = self._store_version(
-                name + QUARANTINE_SUFFIX,
-                quarantine_table(result.invalid),
-                schema_yaml="",
-                validation={},
-                source={"kind": "quarantine", "of": name},
-                run_id=run_id,
-                step=step,
-            )
+            quarantine = self.store_quarantine(name, result, run_id=run_id, step=step)
             table = table.filter(pa.array(keep))
-            if table.num_rows == 0:
-                raise ValidationFailed(
-                    f"{what}: every row failed validation; they are in {quarantine.ref}",
-                    details=validation,
-                )
         elif not result.ok:
             log.warning("%s registered with validation failures: %s", what, _summary(validation))
-        from loopml.data._schema import schema_to_yaml
-
-        validation["report_sha256"] = self._store_report(result, name)
+        validation["report_sha256"] = self.store_report(result, name)
         return self._store_version(
             name,
             table,
-            schema_yaml=schema_to_yaml(checked_against),
+            schema_yaml=schema_yaml,
             validation=validation,
             source=described,
             run_id=run_id,
             step=step,
             quarantine=quarantine,
         )
+
+    def _streamable(self, source: Any, what: str, stream: bool | None) -> Any:
+        from loopml.data._stream import STREAM_MIN_BYTES, fspath_or_url, open_parquet_source
+
+        location = fspath_or_url(source) if stream is not False else None
+        if location is None:
+            return None
+        return open_parquet_source(
+            location,
+            what=what,
+            storage_options=self._options(source),
+            min_bytes=None if stream else STREAM_MIN_BYTES,
+        )
+
+    def same_version(self, name: str, digest: str, schema_yaml: str) -> DatasetVersion | None:
+        """The version that already holds this content under this schema: registering it
+        again answers it without validating again (it passed under the same schema)."""
+        existing = self.catalog.by_hash(name, digest)
+        return existing if existing is not None and existing.schema == schema_yaml else None
+
+    def store_quarantine(
+        self, name: str, result: Any, *, run_id: str | None, step: str | None
+    ) -> DatasetVersion:
+        """Store the failing rows (each with ``_row`` and ``_reasons``) as the next version
+        of ``<name>.quarantine``; raises when no row is left to register."""
+        quarantine = self._store_version(
+            name + QUARANTINE_SUFFIX,
+            quarantine_table(result.invalid),
+            schema_yaml="",
+            validation={},
+            source={"kind": "quarantine", "of": name},
+            run_id=run_id,
+            step=step,
+        )
+        if result.num_valid == 0:
+            raise ValidationFailed(
+                f"dataset {name!r}: every row failed validation; they are in {quarantine.ref}",
+                details=result.to_dict(),
+            )
+        return quarantine
 
     def check(
         self,
@@ -208,15 +289,17 @@ class DataService:
         if nonempty and table.num_rows == 0:
             raise InvalidInput(f"{what}: the source has no rows")
         frame = table.to_pandas()
-        checked_against = self._schema_for(name, schema, frame)
+        checked_against = self.schema_for(name, schema, lambda: frame)
         return table, described, validate(frame, checked_against), checked_against
 
-    def _schema_for(self, name: str, schema: Any, frame: Any) -> Any:
+    def schema_for(self, name: str, schema: Any, sample: Callable[[], Any]) -> Any:
+        """The schema to check a new version of ``name`` against: ``schema`` if given, else
+        the latest version's, else one inferred from the frame that ``sample`` returns."""
         from loopml.data._schema import infer_schema, schema_from_yaml
 
         if schema is None:
             latest = self.catalog.latest_schema(name)
-            return schema_from_yaml(latest) if latest else infer_schema(frame, name=name)
+            return schema_from_yaml(latest) if latest else infer_schema(sample(), name=name)
         if isinstance(schema, str | os.PathLike):
             text = os.fspath(schema)
             if "\n" not in text and os.path.isfile(text):
@@ -225,7 +308,8 @@ class DataService:
             return schema_from_yaml(text)
         return schema
 
-    def _store_report(self, result: Any, name: str) -> str:
+    def store_report(self, result: Any, name: str) -> str:
+        """Store the HTML validation report; its sha256."""
         from loopml.data._report import render_html
 
         html = render_html(result, title=f"Validation of {name}")
@@ -250,19 +334,45 @@ class DataService:
         if existing is not None:
             return existing
         profile = profile_table(table).to_dict()
-        fd, tmp = tempfile.mkstemp(prefix="loopml-dataset-", suffix=".parquet")
-        os.close(fd)
-        try:
+        with parquet_tempfile() as tmp:
             pq.write_table(table, tmp, compression="zstd")
-            blob = self.blobs.put_file(tmp)
-        finally:
-            os.unlink(tmp)
+            return self.add_version(
+                name,
+                tmp,
+                digest=digest,
+                shape=(table.num_rows, table.num_columns),
+                profile=profile,
+                schema_yaml=schema_yaml,
+                validation=validation,
+                source=source,
+                run_id=run_id,
+                step=step,
+                quarantine=quarantine,
+            )
+
+    def add_version(
+        self,
+        name: str,
+        parquet_path: str,
+        *,
+        digest: str,
+        shape: tuple[int, int],
+        profile: dict[str, Any],
+        schema_yaml: str,
+        validation: dict[str, Any],
+        source: dict[str, Any],
+        run_id: str | None,
+        step: str | None,
+        quarantine: DatasetVersion | None = None,
+    ) -> DatasetVersion:
+        """Store a written Parquet file, then make it visible as the next version."""
+        blob = self.blobs.put_file(parquet_path)
         values = {
             "content_hash": digest,
             "blob_sha256": blob.sha256,
             "size_bytes": blob.size,
-            "num_rows": table.num_rows,
-            "num_columns": table.num_columns,
+            "num_rows": shape[0],
+            "num_columns": shape[1],
             "schema_yaml": schema_yaml,
             "profile_json": json.dumps(profile, allow_nan=False),
             "validation_json": json.dumps(validation, allow_nan=False, default=str),

@@ -124,7 +124,7 @@ def render_html(result: ValidationResult, *, title: str) -> str:
     status = "ok" if result.ok else "failed"
     cards = [
         ("rows", result.num_rows),
-        ("valid", len(result.valid)),
+        ("valid", result.num_valid),
         ("quarantined", result.num_invalid),
         ("schema errors", len(result.schema_errors)),
     ]

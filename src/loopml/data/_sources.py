@@ -17,11 +17,22 @@ import pyarrow as pa
 
 from loopml.errors import InvalidInput, LoopMLError, NotFound
 
-__all__ = ["content_hash", "quarantine_table", "read_source", "to_arrow"]
+__all__ = [
+    "HASH_ROWS",
+    "HashSink",
+    "compact",
+    "content_hash",
+    "quarantine_table",
+    "read_source",
+    "to_arrow",
+]
 
 _CSV = (".csv", ".csv.gz", ".tsv")
 _PARQUET = (".parquet", ".pq")
 _JSONL = (".jsonl", ".json", ".ndjson", ".jsonl.gz")
+# content_hash writes batches of this many rows: the hashed form must not depend on how the
+# table happens to be chunked (see data/_stream.py, which re-cuts a stream to match).
+HASH_ROWS = 65_536
 
 
 def to_arrow(data: Any, *, what: str) -> pa.Table:
@@ -146,7 +157,7 @@ def read_source(
     return to_arrow(source, what=what), {"kind": "dataframe", "type": type(source).__name__}
 
 
-class _HashSink:
+class HashSink:
     """A file-like object that only hashes what is written to it."""
 
     def __init__(self) -> None:
@@ -168,11 +179,22 @@ def content_hash(table: pa.Table) -> str:
     The same columns, types and values give the same hash however they were read; rows
     are hashed in order, so a reordered table is another version.
     """
-    sink = _HashSink()
+    sink = HashSink()
     with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
-        for batch in table.combine_chunks().to_batches(max_chunksize=65_536):
-            writer.write_batch(batch)
+        for batch in table.combine_chunks().to_batches(max_chunksize=HASH_ROWS):
+            writer.write_batch(compact(batch))
     return sink.digest.hexdigest()
+
+
+def compact(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with every column copied to fresh buffers that start at its first row.
+
+    Arrow's IPC writer writes a sliced variable-width column (strings, lists) differently
+    from the same values in fresh buffers, so without this the hashed bytes would depend on
+    where the batch was cut from, not only on its content.
+    """
+    columns = [pa.concat_arrays([column]) for column in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
 def quarantine_table(frame: Any) -> pa.Table:

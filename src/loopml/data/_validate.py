@@ -60,6 +60,13 @@ class ValidationResult:
     invalid: pd.DataFrame
     checks: list[dict[str, Any]] = field(default_factory=list)
     schema_errors: list[str] = field(default_factory=list)
+    # Set when ``valid`` was not kept (a streamed validation wrote its valid rows away).
+    num_valid_rows: int | None = None
+
+    @property
+    def num_valid(self) -> int:
+        """Number of rows that pass."""
+        return len(self.valid) if self.num_valid_rows is None else self.num_valid_rows
 
     @property
     def ok(self) -> bool:
@@ -76,7 +83,7 @@ class ValidationResult:
         return {
             "ok": self.ok,
             "num_rows": self.num_rows,
-            "num_valid": len(self.valid),
+            "num_valid": self.num_valid,
             "num_invalid": self.num_invalid,
             "schema_errors": list(self.schema_errors),
             "checks": [{**c, "samples": [dict(s) for s in c["samples"]]} for c in self.checks],
