@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,3 +78,52 @@ def after_broken(broken: int) -> int:
 
 
 failing = Pipeline("failing", [load, broken, after_broken, features], params={"n": 10})
+
+
+# -- worker processes that die ---------------------------------------------------------------
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 120  # a bound, so that a broken test fails instead of hanging
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@step
+def bystander(n: int, crash_dir: str) -> int:
+    """On its first attempt, runs until ``crasher`` kills the pool it runs in."""
+    started = Path(crash_dir) / "bystander-started"
+    if started.exists():
+        return n
+    started.write_text("")
+    _wait_for(Path(crash_dir) / "never")  # the broken pool terminates this process first
+    raise RuntimeError("the process pool was not broken")
+
+
+@step
+def crasher(n: int, crash_dir: str) -> int:
+    """On its first attempt, kills its process once ``bystander`` runs in another one."""
+    marker = Path(crash_dir) / "crasher-crashed"
+    if not marker.exists():
+        _wait_for(Path(crash_dir) / "bystander-started")
+        marker.write_text("")
+        os._exit(1)
+    return -n
+
+
+crash_pair = Pipeline("crash-pair", [bystander, crasher], params={"n": 3})
+
+
+@step
+def suicidal(n: int) -> int:
+    """Kills its process every time."""
+    os._exit(1)
+
+
+# -- helpers of the tests --------------------------------------------------------------------
+def statuses(result: Any) -> dict[str, str]:
+    """Step name -> status of a pipeline result."""
+    return {name: s.status for name, s in result.steps.items()}
+
+
+def hashes(result: Any) -> dict[str, str | None]:
+    """Step name -> output hash of a pipeline result."""
+    return {name: s.output_hash for name, s in result.steps.items()}

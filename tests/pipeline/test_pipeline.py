@@ -1,5 +1,5 @@
-"""Pipelines: the DAG, cache keys and reuse, outputs, failures and retries, run records,
-executors (local, process, Dask) and the ``loopml pipeline`` commands."""
+"""Pipelines: the DAG, cache keys and reuse, outputs, failures and retries, run records and
+the ``loopml pipeline`` commands (executors: test_executors.py, cache expiry: test_gc.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from _example_pipeline import hashes, statuses
 from typer.testing import CliRunner
 
 from loopml.config import Settings
@@ -31,44 +32,17 @@ from loopml.pipeline import (
 )
 from loopml.tracking import RunStatus, TrackingService
 
-EXAMPLES_DIR = str(Path(ex.__file__).parent)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "sqlite":
-        return Settings(home=tmp_path / "home")
-    return Settings(home=tmp_path / "home", db_url=request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-def workers_import_examples(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Worker processes import the example module by name: put it on their path."""
-    monkeypatch.setenv("PYTHONPATH", EXAMPLES_DIR)
-
-
-def statuses(result: Any) -> dict[str, str]:
-    return {name: s.status for name, s in result.steps.items()}
-
-
-def hashes(result: Any) -> dict[str, str | None]:
-    return {name: s.output_hash for name, s in result.steps.items()}
-
 
 def test_the_public_names_are_pinned() -> None:
     import loopml.pipeline
 
     assert sorted(loopml.pipeline.__all__) == sorted(
-        ["PIPELINE_TAG", "CacheIndex", "DaskExecutor", "EncodedOutput", "Executor",
-         "LocalExecutor", "OutputManifest", "Pipeline", "PipelineResult", "PipelineRun",
-         "ProcessExecutor", "Step", "StepEvent", "StepFailed", "StepResult", "TaskResult",
-         "cache_key", "decode_output", "encode_output", "get_pipeline_run",
-         "list_pipeline_runs", "make_executor", "step"]
+        ["PIPELINE_TAG", "CacheEntry", "CacheGcResult", "CacheIndex", "DaskExecutor",
+         "EncodedOutput", "Executor", "LocalExecutor", "OutputManifest", "Pipeline",
+         "PipelineResult", "PipelineRun", "ProcessExecutor", "Step", "StepEvent",
+         "StepFailed", "StepResult", "TaskResult", "cache_key", "decode_output",
+         "delete_cache_entries", "encode_output", "get_pipeline_run", "list_pipeline_runs",
+         "make_executor", "step"]
     )  # fmt: skip
     assert all(hasattr(loopml.pipeline, name) for name in loopml.pipeline.__all__)
 
@@ -106,6 +80,13 @@ def test_a_cycle_is_refused_and_named() -> None:
         Pipeline("loop", [a, b, c])
     assert "a -> b -> c -> a" in str(info.value)  # in data-flow order
     assert info.value.details["cycle"] == ["a", "b", "c", "a"]
+
+    @step
+    def itself(itself: int) -> int:
+        return itself
+
+    with pytest.raises(InvalidInput, match="cycle in pipeline 'self': itself -> itself"):
+        Pipeline("self", [itself])
 
 
 def test_a_missing_param_names_the_step_and_the_param(settings: Settings) -> None:
@@ -341,62 +322,6 @@ def test_steps_pickle_by_reference_or_by_value() -> None:
     assert cloudpickle.loads(cloudpickle.dumps(local))(n=1) == 2
 
 
-# -- executors ---------------------------------------------------------------------------------
-def test_independent_steps_run_at_the_same_time(settings: Settings) -> None:
-    import threading
-
-    both_running = threading.Barrier(2, timeout=30)  # breaks unless the two overlap
-
-    @step
-    def left(n: int) -> int:
-        both_running.wait()
-        return n
-
-    @step
-    def right(n: int) -> int:
-        both_running.wait()
-        return -n
-
-    @step
-    def join(left: int, right: int) -> int:
-        return left + right
-
-    result = Pipeline("parallel", [left, right, join], params={"n": 3}).run(settings=settings)
-    assert result.outputs == {"left": 3, "right": -3, "join": 0}
-
-
-@pytest.mark.slow
-def test_the_same_hashes_on_every_executor(tmp_path: Path, workers_import_examples: None) -> None:
-    local = ex.churn.run(settings=Settings(home=tmp_path / "local"), executor="local")
-    process = ex.churn.run(settings=Settings(home=tmp_path / "process"), executor="process")
-    dask = ex.churn.run(settings=Settings(home=tmp_path / "dask"), executor="dask-local")
-    assert hashes(local) == hashes(process) == hashes(dask)
-    assert set(statuses(process).values()) == set(statuses(dask).values()) == {"ran"}
-    assert dask.executor == "dask-local"
-
-
-@pytest.mark.slow
-def test_a_dask_worker_that_dies_mid_step_is_replaced(
-    tmp_path: Path, workers_import_examples: None
-) -> None:
-    local = ex.churn.run(settings=Settings(home=tmp_path / "local"))
-    crash_dir = tmp_path / "crash"
-    crash_dir.mkdir()
-    result = ex.churn.run(
-        params={"crash_dir": str(crash_dir)},
-        settings=Settings(home=tmp_path / "dask"),
-        executor="dask-local",
-    )
-    assert (crash_dir / "clean-crashed").exists()  # the first attempt really died
-    assert result.status == "FINISHED"
-    assert hashes(result) == hashes(local)
-
-
-def test_an_unknown_executor_is_refused(settings: Settings) -> None:
-    with pytest.raises(InvalidInput, match="unknown executor 'ray'"):
-        ex.churn.run(settings=settings, executor="ray")
-
-
 # -- the CLI -----------------------------------------------------------------------------------
 def test_the_pipeline_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from loopml.cli._app import new_app
@@ -413,7 +338,7 @@ def test_the_pipeline_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         assert result.exit_code == code, (result.output, result.exception)
         return result
 
-    for command in ("run", "list", "show"):
+    for command in ("run", "list", "show", "gc"):
         assert "Example:" in invoke(command, "--help").output
 
     ran = json.loads(invoke("run", "_example_pipeline:churn", "-p", "lr=0.3", "--json").stdout)
@@ -429,3 +354,8 @@ def test_the_pipeline_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "STEP_FAILED" in failed.output and "ValueError: bad data" in failed.output
     assert invoke("run", "no_such_module:x", code=2)
     assert invoke("run", "_example_pipeline:load", code=2)
+    assert "unknown executor 'ray'" in invoke("run", "_example_pipeline:churn", "--executor",
+                                              "ray", code=2).output  # fmt: skip
+    unreachable = invoke("run", "_example_pipeline:churn", "--executor", "dask://127.0.0.1:1",
+                         code=7)  # fmt: skip
+    assert "UNAVAILABLE" in unreachable.output and "dask://127.0.0.1:1" in unreachable.output

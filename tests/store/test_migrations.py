@@ -48,3 +48,19 @@ def test_the_migrations_build_exactly_the_models(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path}/parity.db")
     with store.write_engine().connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_cache_entries_made_before_0006_count_as_used_when_made(url: str) -> None:
+    store = Store(url)
+    upgrade(store, "0005")
+    with store.write() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO pipeline_cache (cache_key, step, manifest_json, run_id, created) "
+                "VALUES ('k', 's', '{}', NULL, 123)"
+            )
+        )
+    upgrade(store)
+    with store.read() as conn:
+        assert conn.execute(text("SELECT last_used FROM pipeline_cache")).scalar_one() == 123
+    store.dispose()

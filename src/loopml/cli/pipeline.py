@@ -1,4 +1,5 @@
-"""``loopml pipeline``: run a pipeline with a live progress view, list and show pipeline runs."""
+"""``loopml pipeline``: run a pipeline with a live progress view, list and show pipeline runs,
+expire old cache entries."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from loopml.errors import InvalidInput
 
 __all__ = ["pipeline_app"]
 
-pipeline_app = new_app("Run cached step pipelines locally or on Dask; list and show their runs.")
+pipeline_app = new_app(
+    "Run cached step pipelines locally or on Dask; list and show their runs; expire the cache."
+)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 _STYLE = {
@@ -144,7 +147,8 @@ def show_cmd(
     run_id: Annotated[str, typer.Argument(help="A pipeline (parent) run id.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Show a pipeline run: params and each step's status, cache key and output hash.
+    """Show a pipeline run: its code version and params, and each step's status, code
+    fingerprint, cache key and output hash.
 
     Example: [bold]loopml pipeline show 3f2a9c0d1e6b4a7f8c9d0e1f2a3b4c5d[/]
     """
@@ -156,13 +160,68 @@ def show_cmd(
         return
     console.print(f"[bold]{run.pipeline}[/] run {run.run_id} {run.status} on {run.executor}, "
                   f"started {fmt_time(run.start_time)}")  # fmt: skip
+    console.print(f"pipeline: {run.target or '(not a module attribute)'}")
+    if run.git_commit:
+        dirty = " [yellow]dirty[/] (diff: artifact _loopml/git.diff)" if run.git_dirty else ""
+        console.print(f"code: git {run.git_commit}{dirty}")
+    else:
+        console.print("code: no git repository")
     if run.params:
         console.print("params: " + ", ".join(f"{k}={v}" for k, v in sorted(run.params.items())))
-    table = Table("step", "status", "attempts", "seconds", "cache key", "output", "error")
+    table = Table("step", "status", "attempts", "seconds", "code", "cache key", "output",
+                  "error")  # fmt: skip
     for s in run.steps:
         seconds = s.get("seconds")
         table.add_row(s["name"], f"[{_STYLE.get(s['status'], '')}]{s['status']}[/]",
                       str(s["attempts"]), "" if seconds is None else f"{seconds:.2f}",
-                      (s["cache_key"] or "")[:12], (s["output_hash"] or "")[:12],
-                      s["error"] or "")  # fmt: skip
+                      (s["code"] or "")[:12], (s["cache_key"] or "")[:12],
+                      (s["output_hash"] or "")[:12], s["error"] or "")  # fmt: skip
     console.print(table)
+
+
+@pipeline_app.command("gc")
+def gc_cmd(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="Remove entries no run has stored or reused for this long: a number and "
+            "s, m, h, d or w.",
+        ),
+    ] = "30d",
+    pipeline: Annotated[
+        str | None, typer.Option(help="Only entries stored by runs of this pipeline.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report what would be removed.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Expire step cache entries that no run has used since a cutoff.
+
+    Removes cache index entries only: a step whose entry is gone runs again next time.
+    Output blobs stay in the artifact store, because a dataset version, a run artifact or
+    another cache entry may hold the same bytes; the command reports the bytes that nothing
+    known points at any more as reclaimable.
+
+    Example: [bold]loopml pipeline gc --older-than 30d --pipeline churn --dry-run[/]
+    """
+    from loopml.pipeline import delete_cache_entries
+
+    result = delete_cache_entries(older_than=older_than, pipeline=pipeline, dry_run=dry_run)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    table = Table("step", "pipeline", "last used", "cache key", "output blob", "bytes",
+                  title="Cache entries " + ("to remove" if dry_run else "removed"))  # fmt: skip
+    for e in result.entries:
+        table.add_row(e.step, e.pipeline or "", fmt_time(e.last_used), e.cache_key[:12],
+                      e.blob[:12], str(e.size))  # fmt: skip
+    if result.entries:
+        console.print(table)
+    verb = "would remove" if dry_run else "removed"
+    console.print(
+        f"{verb} {len(result.entries)} cache entries not used since {fmt_time(result.cutoff)}; "
+        f"{result.reclaimable_bytes} bytes in {result.reclaimable_blobs} blobs are reclaimable "
+        "(blobs are kept in the artifact store)"
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from loopml.artifacts import ArtifactStore
 from loopml.errors import InvalidInput
@@ -111,12 +111,14 @@ class CacheIndex:
     def put(self, key: str, *, step: str, manifest: OutputManifest, run_id: str | None) -> None:
         """Record ``key`` -> ``manifest`` (an existing entry for the key is kept: same key,
         same inputs, and a deterministic step gives the same output)."""
+        now = int(time.time() * 1000)
         row = {
             "cache_key": key,
             "step": step,
             "manifest_json": manifest.to_json(),
             "run_id": run_id,
-            "created": int(time.time() * 1000),
+            "created": now,
+            "last_used": now,
         }
         with self.store.write() as conn:
             existing = conn.execute(
@@ -128,7 +130,28 @@ class CacheIndex:
                 conn.execute(
                     update(PipelineCacheRow)
                     .where(PipelineCacheRow.cache_key == key)
-                    .values(manifest_json=row["manifest_json"], run_id=run_id)
+                    .values(manifest_json=row["manifest_json"], run_id=run_id, last_used=now)
                 )
+            elif existing is not None:
+                self._mark_used(conn, [key], now)
             else:
                 insert_ignore(conn, PipelineCacheRow, [row])
+
+    def touch(self, keys: Iterable[str]) -> None:
+        """Mark the entries of ``keys`` as used now (what cache expiry goes by).
+
+        A run calls this once at its end for all its cache hits: one write, not one per hit.
+        """
+        keys = sorted(set(keys))
+        if keys:
+            with self.store.write() as conn:
+                self._mark_used(conn, keys, int(time.time() * 1000))
+
+    @staticmethod
+    def _mark_used(conn: Connection, keys: list[str], now: int) -> None:
+        for i in range(0, len(keys), 500):  # bounded IN lists
+            conn.execute(
+                update(PipelineCacheRow)
+                .where(PipelineCacheRow.cache_key.in_(keys[i : i + 500]))
+                .values(last_used=now)
+            )

@@ -12,13 +12,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import socket
 import time
 import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from loopml.errors import InvalidInput
+from loopml.errors import InvalidInput, Unavailable
 from loopml.pipeline._outputs import encode_output
 from loopml.pipeline._step import Step
 
@@ -97,10 +99,13 @@ class Executor(ABC):
     ``start`` and ``close`` bracket one pipeline run; ``submit`` returns a standard
     :class:`concurrent.futures.Future` whatever the backend. A future that raises (rather
     than returning a failed :class:`TaskResult`) means the execution was lost (a worker
-    died); the driver counts it as a failed attempt.
+    died): the driver submits it again up to ``lost_retries`` times without counting it
+    against the step's ``retries`` (the step did not fail, its worker went away), and after
+    that counts it as a failed attempt.
     """
 
     name: str = "executor"
+    lost_retries: int = 0
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Acquire resources (pools, clusters)."""
@@ -144,9 +149,14 @@ class ProcessExecutor(Executor):
 
     Spawned rather than forked: forking a process that holds database connections and
     threads is unsafe. Step modules must be importable in the children (``PYTHONPATH``).
+
+    When one worker dies the standard library's pool breaks and fails *every* execution
+    in flight, the innocent ones too; the next ``submit`` starts a fresh pool. So lost
+    executions are resubmitted (``lost_retries``) rather than charged to the steps.
     """
 
     name = "process"
+    lost_retries = 3
 
     def __init__(self, *, max_workers: int | None = None) -> None:
         self.max_workers = max_workers or min(4, os.cpu_count() or 2)
@@ -165,12 +175,14 @@ class ProcessExecutor(Executor):
         assert self._pool is not None, "start() the executor first"
         payload = cloudpickle.dumps((step, kwargs))
         try:
-            return self._pool.submit(_execute_pickled, payload)
+            future = self._pool.submit(_execute_pickled, payload)
         except cf.BrokenExecutor:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self.start()
             assert self._pool is not None
-            return self._pool.submit(_execute_pickled, payload)
+            future = self._pool.submit(_execute_pickled, payload)
+        _watch_all_workers(self._pool)
+        return future
 
     def close(self) -> None:
         """Stop the worker processes."""
@@ -179,36 +191,63 @@ class ProcessExecutor(Executor):
             self._pool = None
 
 
+def _watch_all_workers(pool: cf.ProcessPoolExecutor) -> None:
+    # CPython's pool wakes its manager thread *before* it spawns the worker for a submit, so
+    # the manager may go back to waiting without watching the new worker: if that worker
+    # dies, nothing notices until another task ends (or ever, if none is running). Waking
+    # the manager once more, as ``submit`` does (under the same lock), makes it watch every
+    # worker. Private names, so looked up defensively: without them this does nothing.
+    wakeup = getattr(pool, "_executor_manager_thread_wakeup", None)
+    lock = getattr(pool, "_shutdown_lock", None)
+    if wakeup is not None and lock is not None:
+        with lock:
+            wakeup.wakeup()
+
+
 class DaskExecutor(Executor):
     """Steps as tasks on a Dask distributed cluster.
+
+    A task on a worker that dies is rescheduled by the Dask scheduler itself (up to its
+    ``allowed-failures``), so a Dask future that raises has already been retried:
+    ``lost_retries`` is 0.
 
     Args:
         address: ``tcp://host:port`` of a running scheduler, or None to start a
             ``LocalCluster`` of ``n_workers`` worker processes for the run.
         n_workers: workers of the local cluster.
         task_retries: Dask's own retries of a task (on top of the step's ``retries``,
-            which the driver applies); a task on a worker that dies is rescheduled by
-            the scheduler either way.
+            which the driver applies).
+        connect_timeout: seconds to wait for the scheduler at ``address``.
     """
 
     def __init__(
-        self, address: str | None = None, *, n_workers: int = 2, task_retries: int = 1
+        self,
+        address: str | None = None,
+        *,
+        n_workers: int = 2,
+        task_retries: int = 1,
+        connect_timeout: float = 10.0,
     ) -> None:
         self.address = address
         self.n_workers = n_workers
         self.task_retries = task_retries
+        self.connect_timeout = connect_timeout
         self.name = f"dask://{address.removeprefix('tcp://')}" if address else "dask-local"
         self._client: Any = None
         self._cluster: Any = None
 
     def start(self) -> None:
-        """Connect to the scheduler, or start the local cluster."""
+        """Connect to the scheduler, or start the local cluster.
+
+        Raises:
+            Unavailable: nothing answers at ``address`` within ``connect_timeout``.
+        """
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - dask is a dependency
             raise InvalidInput("the dask executor needs dask[distributed] installed") from exc
         if self.address:
-            self._client = Client(self.address, timeout="30s")
+            self._client = self._connect(Client, self.address)
             return
         self._cluster = LocalCluster(
             n_workers=self.n_workers,
@@ -217,6 +256,32 @@ class DaskExecutor(Executor):
             dashboard_address=None,
         )
         self._client = Client(self._cluster)
+
+    def _connect(self, client_class: Any, address: str) -> Any:
+        # Dask's client retries a refused connection until its timeout runs out; a plain
+        # TCP connect first turns "nothing listens there" into an error at once.
+        unreachable = f"cannot reach the Dask scheduler at {self.name}"
+        hint = "start one (dask scheduler) or check the address"
+        parts = urlsplit(address)
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError:  # not a number: let Dask's own parser say what is wrong
+            host, port = None, None
+        if parts.scheme == "tcp" and host and port:
+            try:
+                with socket.create_connection((host, port), timeout=self.connect_timeout):
+                    pass
+            except OSError as exc:
+                raise Unavailable(
+                    f"{unreachable} ({exc.strerror or exc}): {hint}",
+                    details={"address": self.name},
+                ) from None
+        try:
+            return client_class(address, timeout=self.connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise Unavailable(
+                f"{unreachable}: {exc}; {hint}", details={"address": self.name}
+            ) from None
 
     def submit(self, step: Step, kwargs: dict[str, Any]) -> cf.Future[TaskResult]:
         """Submit the step as a task; the returned future completes when the task does."""
@@ -255,7 +320,7 @@ def make_executor(spec: str | Executor) -> Executor:
             (``tcp://host:port`` also works) or an :class:`Executor`.
 
     Raises:
-        InvalidInput: an unknown name.
+        InvalidInput: an unknown name, or a Dask address without a host and a port.
     """
     if isinstance(spec, Executor):
         return spec
@@ -265,10 +330,19 @@ def make_executor(spec: str | Executor) -> Executor:
         return ProcessExecutor()
     if spec == "dask-local":
         return DaskExecutor()
-    if spec.startswith("dask://"):
-        return DaskExecutor(f"tcp://{spec.removeprefix('dask://')}")
-    if spec.startswith("tcp://"):
-        return DaskExecutor(spec)
+    if spec.startswith(("dask://", "tcp://")):
+        location = spec.split("://", 1)[1]
+        try:
+            parts = urlsplit(f"tcp://{location}")
+            valid = bool(parts.hostname) and parts.port is not None and location == parts.netloc
+        except ValueError:  # a port that is no number or out of range
+            valid = False
+        if not valid:
+            raise InvalidInput(
+                f"executor {spec!r} is not dask://host:port (e.g. dask://10.0.0.5:8786)",
+                details={"executor": spec},
+            )
+        return DaskExecutor(f"tcp://{location}")
     raise InvalidInput(
         f"unknown executor {spec!r}: use local, process, dask-local or dask://host:port"
     )

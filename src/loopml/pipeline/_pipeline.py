@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,9 @@ class Pipeline:
     The constructor only checks the graph (duplicates, cycles); nothing runs or is stored
     until :meth:`run`.
 
+    Attributes:
+        module: the module the pipeline was built in (see :attr:`target`).
+
     Args:
         name: the pipeline's name; runs are recorded in the experiment of that name.
         steps: the steps, in any order.
@@ -39,6 +43,8 @@ class Pipeline:
             raise InvalidInput(f"pipeline name must be a non-empty string, got {name!r}")
         self.name = name
         self.params: dict[str, Any] = dict(params or {})
+        # The defining module, so that a run can record how to load the pipeline again.
+        self.module: str = sys._getframe(1).f_globals.get("__name__", "")
         self.steps: dict[str, Step] = {}
         for s in steps:
             if not isinstance(s, Step):
@@ -59,6 +65,18 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} steps={list(self.order)}>"
+
+    @property
+    def target(self) -> str | None:
+        """``module:attribute`` that names this pipeline (what ``loopml pipeline run``
+        takes), or None when it is no module-level attribute (built in a function)."""
+        module = sys.modules.get(self.module)
+        if module is None:
+            return None
+        for attr, value in list(vars(module).items()):
+            if value is self:
+                return f"{self.module}:{attr}"
+        return None
 
     def downstream(self, name: str) -> tuple[str, ...]:
         """The steps that take ``name``'s output directly."""

@@ -21,8 +21,12 @@ class PipelineRun:
     """A recorded pipeline run: the parent run and, from ``get_pipeline_run``, its steps.
 
     Attributes:
-        steps: one dict per step run (name, status, run id, cache key, output hash,
-            seconds, attempts, error), oldest first.
+        target: the pipeline as ``module:attribute`` ("" when it was built in a function).
+        git_commit: the commit of the working directory the run started in ("" outside
+            git); ``git_dirty`` whether tracked files differed from it (the diff is the
+            run's artifact ``_loopml/git.diff``; None outside git).
+        steps: one dict per step run (name, status, run id, code fingerprint, cache key,
+            output hash, seconds, attempts, error), oldest first.
     """
 
     run_id: str
@@ -33,6 +37,9 @@ class PipelineRun:
     end_time: int | None
     params: dict[str, str]
     metrics: dict[str, float]
+    target: str = ""
+    git_commit: str = ""
+    git_dirty: bool | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -46,6 +53,9 @@ class PipelineRun:
             "end_time": self.end_time,
             "params": self.params,
             "metrics": self.metrics,
+            "target": self.target,
+            "git_commit": self.git_commit,
+            "git_dirty": self.git_dirty,
             "steps": self.steps,
         }
 
@@ -60,6 +70,7 @@ def _service(settings: Settings | None) -> TrackingService:
 
 def _summary(run: Run, steps: list[dict[str, Any]] | None = None) -> PipelineRun:
     tags = run.data.tags
+    dirty = tags.get("loopml.git.dirty")
     return PipelineRun(
         run_id=run.info.run_id,
         pipeline=tags.get(PIPELINE_TAG, ""),
@@ -69,6 +80,9 @@ def _summary(run: Run, steps: list[dict[str, Any]] | None = None) -> PipelineRun
         end_time=run.info.end_time,
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
+        target=tags.get(f"{PIPELINE_TAG}.target", ""),
+        git_commit=tags.get("loopml.git.commit", ""),
+        git_dirty=None if dirty is None else dirty == "true",
         steps=steps or [],
     )
 
@@ -125,6 +139,7 @@ def get_pipeline_run(run_id: str, *, settings: Settings | None = None) -> Pipeli
                 "name": tags.get(STEP_TAG, child.info.run_name),
                 "status": tags.get(f"{PIPELINE_TAG}.status", child.info.status.value.lower()),
                 "run_id": child.info.run_id,
+                "code": tags.get(f"{PIPELINE_TAG}.code"),
                 "cache_key": tags.get(f"{PIPELINE_TAG}.cache_key"),
                 "inputs": json.loads(tags.get(f"{PIPELINE_TAG}.inputs", "{}")),
                 "output_hash": tags.get(f"{PIPELINE_TAG}.output_hash"),

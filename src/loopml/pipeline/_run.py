@@ -2,17 +2,22 @@
 
 The driver (this module, in the calling process) owns every store write: it looks steps up
 in the cache, submits the others to the executor as soon as their inputs exist, stores the
-outputs that come back, and records a parent run with one child run per step.
+outputs that come back, and records a parent run with one child run per step. The parent run
+holds what it takes to reproduce the run (git commit and dirty flag with the diff, Python,
+packages and command, as every tracked run does; the pipeline's ``module:attribute`` and
+params); each child its step's code fingerprint.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from loopml.artifacts import Blob
 from loopml.errors import InvalidInput, LoopMLError, NotFound
 from loopml.pipeline._cache import CacheIndex, OutputManifest, cache_key
 from loopml.pipeline._executors import Executor, TaskResult, make_executor
@@ -27,9 +32,11 @@ from loopml.pipeline._results import (
 )
 from loopml.tracking import (
     Metric,
+    NewRun,
     RunBatch,
     RunStatus,
     TrackingService,
+    capture_environment,
     check_param_value,
     final_status,
     new_run,
@@ -58,7 +65,10 @@ def run_pipeline(
     values = pipe.resolve_params(params)
     exe = make_executor(executor)
     service = TrackingService.from_settings(settings)
-    driver = _Driver(pipe, values, exe, service, on_event or (lambda _e: None))
+    driver = _Driver(
+        pipe, values, exe, service, on_event or (lambda _e: None),
+        capture=settings.capture_environment,
+    )  # fmt: skip
     exe.start()
     try:
         return driver.run()
@@ -91,12 +101,17 @@ class _Driver:
         exe: Executor,
         service: TrackingService,
         emit: Callable[[StepEvent], None],
+        *,
+        capture: bool,
     ) -> None:
         self.pipe, self.params, self.exe, self.service, self.emit = pipe, params, exe, service, emit
+        self.capture = capture  # record git state, packages and command on the parent run
         self.index = CacheIndex(service.store, service.blobs)
         self.results = {n: StepResult(n) for n in pipe.order}
         self.values: dict[str, Any] = {}
         self.pending: dict[cf.Future[TaskResult], tuple[str, dict[str, Any]]] = {}
+        self.lost = dict.fromkeys(pipe.order, 0)  # lost executions resubmitted for free
+        self.hits: list[str] = []  # cache keys reused, marked as used when the run ends
         self.failure: LoopMLError | None = None
         self.experiment_id = ""
         self.parent_id = ""
@@ -105,11 +120,7 @@ class _Driver:
     def run(self) -> PipelineResult:
         started = time.perf_counter()
         self.experiment_id = _experiment_id(self.service, self.pipe.name)
-        parent = new_run(
-            int(self.experiment_id),
-            run_name=self.pipe.name,
-            tags={PIPELINE_TAG: self.pipe.name, f"{PIPELINE_TAG}.executor": self.exe.name},
-        )
+        parent = self._new_parent()
         self.parent_id = parent.run_id
         self.service.runs.write(
             parent.run_id, RunBatch(create=parent, params=self._params_of(self.params))
@@ -119,6 +130,8 @@ class _Driver:
         except BaseException:
             self.service.runs.update(self.parent_id, status=RunStatus.FAILED)
             raise
+        finally:
+            self.index.touch(self.hits)
         status = RunStatus.FAILED if self.failure else RunStatus.FINISHED
         counts = {s: sum(r.status == s for r in self.results.values())
                   for s in ("ran", "cached", "failed", "skipped")}  # fmt: skip
@@ -143,6 +156,26 @@ class _Driver:
             seconds=time.perf_counter() - started,
         )
 
+    def _new_parent(self) -> NewRun:
+        tags = {PIPELINE_TAG: self.pipe.name, f"{PIPELINE_TAG}.executor": self.exe.name}
+        target = self.pipe.target
+        if target:
+            tags[f"{PIPELINE_TAG}.target"] = target
+        files: dict[str, Blob] = {}
+        if self.capture:
+            # The same capture as every tracked run (commit, dirty flag and diff, packages,
+            # command), for the directory the pipeline runs from.
+            env = capture_environment(os.getcwd())
+            tags = {**env.tags, **tags}
+            files = {path: self.service.blobs.put_bytes(data) for path, data in env.files.items()}
+        return new_run(
+            int(self.experiment_id),
+            run_name=self.pipe.name,
+            tags=tags,
+            user_id=tags.get("mlflow.user", ""),
+            artifacts=files,
+        )
+
     def _loop(self) -> None:
         while True:
             if self.failure is None:
@@ -155,11 +188,8 @@ class _Driver:
                 try:
                     result = fut.result()
                 except Exception as exc:  # the execution was lost, not failed by the step
-                    result = TaskResult(
-                        False,
-                        error_type=type(exc).__name__,
-                        error_message=f"execution lost: {exc}",
-                    )
+                    self._lost(name, kwargs, exc)
+                    continue
                 self._finished(name, kwargs, result)
         for r in self.results.values():
             if r.status == "skipped":
@@ -191,6 +221,7 @@ class _Driver:
         )
         tags = {
             STEP_TAG: name,
+            f"{PIPELINE_TAG}.code": step.fingerprint(),
             f"{PIPELINE_TAG}.cache_key": r.cache_key,
             f"{PIPELINE_TAG}.inputs": json.dumps(inputs, sort_keys=True),
         }
@@ -201,6 +232,7 @@ class _Driver:
             )
             self._set_output(r, manifest)
             r.status = "cached"
+            self.hits.append(r.cache_key)
             created = new_run(
                 int(self.experiment_id), run_name=name, parent_run_id=self.parent_id,
                 tags={**tags, **self._output_tags(r, "cached")},
@@ -235,6 +267,19 @@ class _Driver:
         self.emit(StepEvent(name, "running", r.attempts))
         self.pending[self.exe.submit(self.pipe.steps[name], kwargs)] = (name, kwargs)
 
+    def _lost(self, name: str, kwargs: dict[str, Any], exc: Exception) -> None:
+        # A lost execution is the worker's fault, not the step's: it does not use up the
+        # step's retries, only the executor's own budget for lost executions.
+        error = TaskResult(
+            False, error_type=type(exc).__name__, error_message=f"execution lost: {exc}"
+        )
+        if self.lost[name] < self.exe.lost_retries and self.failure is None:
+            self.lost[name] += 1
+            self.emit(StepEvent(name, "retrying", self.results[name].attempts, error.error_message))
+            self._submit(name, kwargs)
+            return
+        self._finished(name, kwargs, error)
+
     def _finished(self, name: str, kwargs: dict[str, Any], result: TaskResult) -> None:
         step, r = self.pipe.steps[name], self.results[name]
         r.seconds += result.seconds
@@ -252,7 +297,8 @@ class _Driver:
             self.emit(StepEvent(name, "ran", r.attempts))
             return
         r.error = f"{result.error_type}: {result.error_message}"
-        if result.retryable and r.attempts <= step.retries and self.failure is None:
+        failed_attempts = r.attempts - self.lost[name]
+        if result.retryable and failed_attempts <= step.retries and self.failure is None:
             self.emit(StepEvent(name, "retrying", r.attempts, r.error))
             self._submit(name, kwargs)
             return

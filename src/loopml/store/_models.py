@@ -341,7 +341,8 @@ class PipelineCacheRow(Base):
     """One entry of the pipeline step cache: a cache key and the outputs it produced.
 
     Many entries per step (one per key, as DVC's run cache), so changing a param back
-    finds the earlier outputs again.
+    finds the earlier outputs again. ``last_used`` (ms) is when a run last stored or reused
+    the entry: what ``loopml pipeline gc`` expires entries by.
     """
 
     __tablename__ = "pipeline_cache"
@@ -352,3 +353,4 @@ class PipelineCacheRow(Base):
     manifest_json: Mapped[str] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created: Mapped[int] = mapped_column(BigInteger)
+    last_used: Mapped[int] = mapped_column(BigInteger, server_default="0")
