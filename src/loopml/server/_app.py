@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(artifacts_router, prefix="/ajax-api/2.0/mlflow-artifacts")
     app.include_router(native_router, prefix=NATIVE_PREFIX)
     install_openapi(app, ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"))
+    _hot_routes_first(app)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -64,3 +65,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     return app
+
+
+# Routes are matched in order, and the logging calls are most of the traffic: a copy of each
+# is tried first instead of after some fifty others (the copies stay out of the schema).
+# Their paths are literal, so no other route is shadowed.
+def _hot_routes_first(app: FastAPI) -> None:
+    from fastapi.routing import APIRoute
+
+    from loopml.server.mlflow import hot_routes
+
+    first = [
+        APIRoute(f"/api/2.0/mlflow{path}", endpoint, methods=["POST"], include_in_schema=False)
+        for path, endpoint in hot_routes().items()
+    ]
+    app.router.routes[:0] = first

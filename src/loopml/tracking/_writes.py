@@ -149,6 +149,28 @@ def new_run(
 _INT64_END = 2**63
 
 
+def metrics_from_dicts(items: Sequence[Any]) -> list[Metric] | None:
+    """Metrics from MLflow-shaped dicts (``key``, float ``value``, int ``timestamp`` and
+    ``step``) when every one is well-formed and its key already known good: the common case,
+    checked in one pass. None otherwise: the caller then takes the checks that name what is
+    wrong."""
+    try:
+        out = [Metric(d["key"], d["value"], d["timestamp"], d.get("step", 0)) for d in items]
+    except (KeyError, TypeError, AttributeError):
+        return None
+    if len(out) <= MAX_BATCH_METRICS and all(
+        m[0] in _valid_keys
+        and type(m[1]) is float
+        and type(m[2]) is int
+        and 0 <= m[2] < _INT64_END
+        and type(m[3]) is int
+        and -_INT64_END <= m[3] < _INT64_END
+        for m in out
+    ):
+        return out
+    return None
+
+
 def validate_batch(
     metrics: Sequence[Any], params: Mapping[str, Any], tags: Mapping[str, Any]
 ) -> tuple[list[Metric], dict[str, str], dict[str, str]]:

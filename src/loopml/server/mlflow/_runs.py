@@ -23,7 +23,7 @@ from loopml.tracking import (
     new_run,
 )
 from loopml.tracking._experiments import parse_experiment_id
-from loopml.tracking._writes import validate_batch
+from loopml.tracking._writes import metrics_from_dicts, validate_batch
 
 __all__ = ["router"]
 
@@ -63,16 +63,19 @@ def _metric(item: Any) -> Metric:
 async def _log(
     request: Request, run_id: str, raw_metrics: Sequence[Any] = (), **parts: Any
 ) -> None:
-    run_metrics = [_metric(m) for m in raw_metrics]
     model_metrics = _model_metrics(run_id, raw_metrics)
+    fast = None if model_metrics else metrics_from_dicts(raw_metrics)
+    run_metrics = fast if fast is not None else [_metric(m) for m in raw_metrics]
     service = _service(request)
     if model_metrics:
         for model_id in model_metrics:
             service.logged_models.get(model_id)  # an unknown model fails the whole batch
         run_metrics = _not_logged_yet(service, run_id, run_metrics, raw_metrics)
     metrics, params, tags = validate_batch(
-        run_metrics, parts.get("params", {}), parts.get("tags", {})
+        [] if fast is not None else run_metrics, parts.get("params", {}), parts.get("tags", {})
     )
+    if fast is not None:
+        metrics = fast
     # MLflow lets data reach ended (not deleted) runs; its clients rely on that.
     await request.app.state.commits.write(
         run_id, RunBatch(metrics=metrics, params=params, tags=tags), allow_ended=True
