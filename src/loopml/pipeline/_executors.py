@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from loopml.errors import InvalidInput, Unavailable
+from loopml.pipeline._boundaries import check_output
 from loopml.pipeline._outputs import encode_output
 from loopml.pipeline._step import Step
 
@@ -68,6 +69,7 @@ def execute_step(step: Step, kwargs: dict[str, Any]) -> TaskResult:
         return _failure(exc, time.perf_counter() - started)
     seconds = time.perf_counter() - started
     try:
+        check_output(step, value)  # the step boundary: a broken output is never stored
         out = encode_output(value, step=step.name)
     except InvalidInput as exc:
         return _failure(exc, seconds, retryable=False)

@@ -38,6 +38,7 @@ class StepResult:
         seconds: time spent in the step's function (0 when cached).
         attempts: executions, retries included (0 when cached).
         error: ``Type: message`` of the last failure.
+        dataset: ``name@version`` the output was registered as (steps with ``dataset=``).
     """
 
     name: str
@@ -50,6 +51,7 @@ class StepResult:
     seconds: float = 0.0
     attempts: int = 0
     error: str | None = None
+    dataset: str | None = None
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.artifacts import Blob
 from loopml.errors import InvalidInput, LoopMLError, NotFound
+from loopml.pipeline._boundaries import register_output
 from loopml.pipeline._cache import CacheIndex, OutputManifest, cache_key
 from loopml.pipeline._executors import Executor, TaskResult, make_executor
 from loopml.pipeline._outputs import decode_output
@@ -45,6 +46,7 @@ from loopml.tracking import (
 if TYPE_CHECKING:
     from loopml.config import Settings
     from loopml.pipeline._pipeline import Pipeline
+    from loopml.pipeline._step import Step
 
 __all__ = ["run_pipeline"]
 
@@ -238,10 +240,22 @@ class _Driver:
                 tags={**tags, **self._output_tags(r, "cached")},
             )  # fmt: skip
             r.run_id = created.run_id
+            error = self._publish(step, r)
+            if error is not None:
+                self.service.runs.write(created.run_id, RunBatch(create=created))
+                self._finished(
+                    name,
+                    {},
+                    TaskResult(
+                        False, error_type="InvalidInput", error_message=error, retryable=False
+                    ),
+                )
+                return  # fmt: skip
             # One transaction per cached step: a no-change rerun is mostly these writes.
             self.service.runs.write(
                 created.run_id,
                 RunBatch(
+                    tags={f"{PIPELINE_TAG}.dataset": r.dataset} if r.dataset else {},
                     create=created,
                     params=self._params_of(step_params),
                     metrics=[Metric("duration_s", 0.0, _now_ms(), 0)],
@@ -292,10 +306,15 @@ class _Driver:
             # later cached run will load: a ran and a cached run see the same inputs.
             self.values[name] = decode_output(result.kind, result.data)
             self._set_output(r, manifest)
-            r.status = "ran"
-            self._close_child(r, RunStatus.FINISHED)
-            self.emit(StepEvent(name, "ran", r.attempts))
-            return
+            error = self._publish(step, r)
+            if error is None:
+                r.status = "ran"
+                self._close_child(r, RunStatus.FINISHED)
+                self.emit(StepEvent(name, "ran", r.attempts))
+                return
+            result = TaskResult(
+                False, error_type="InvalidInput", error_message=error, retryable=False
+            )
         r.error = f"{result.error_type}: {result.error_message}"
         failed_attempts = r.attempts - self.lost[name]
         if result.retryable and failed_attempts <= step.retries and self.failure is None:
@@ -344,9 +363,24 @@ class _Driver:
             ),
         )  # fmt: skip
 
+    def _publish(self, step: Step, r: StepResult) -> str | None:
+        """Register the output of a step declared with ``dataset=``; the error, if any."""
+        if step.dataset is None:
+            return None
+        try:
+            version = register_output(
+                self.service, step, self.values[step.name], run_id=r.run_id or ""
+            )
+        except LoopMLError as exc:
+            return f"step {step.name!r}: its output cannot be dataset {step.dataset!r}: {exc}"
+        r.dataset = version.ref if version is not None else None
+        return None
+
     @staticmethod
     def _output_tags(r: StepResult, status: str) -> dict[str, str]:
         tags = {f"{PIPELINE_TAG}.status": status}
+        if r.dataset:
+            tags[f"{PIPELINE_TAG}.dataset"] = r.dataset
         if r.output_hash:
             tags[f"{PIPELINE_TAG}.output_hash"] = r.output_hash
             tags[f"{PIPELINE_TAG}.output_blob"] = r.output_blob or ""

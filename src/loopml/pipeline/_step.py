@@ -29,6 +29,8 @@ class Step:
         name: the step's name (the function's name unless given).
         retries: how many times a failing execution is retried.
         extra_code: modules, functions or classes whose source is part of the fingerprint.
+        schema: the pandera schema the step's DataFrame output must satisfy, or None.
+        dataset: the dataset each output is registered as a version of, or None.
         parameters: the function's parameter names, in order.
         defaults: parameter defaults (used when the pipeline has no such param).
     """
@@ -40,7 +42,11 @@ class Step:
         name: str | None = None,
         retries: int = 0,
         extra_code: Sequence[Any] = (),
+        schema: Any = None,
+        dataset: str | None = None,
     ) -> None:
+        from loopml.pipeline._boundaries import load_schema
+
         if not callable(fn):
             raise InvalidInput(f"@step decorates functions, got {type(fn).__name__}")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -49,6 +55,10 @@ class Step:
         self.name = name or fn.__name__
         self.retries = retries
         self.extra_code = tuple(extra_code)
+        self.schema = load_schema(schema, step=self.name)
+        if dataset is not None and (not isinstance(dataset, str) or not dataset):
+            raise InvalidInput(f"step {self.name!r}: dataset must be a dataset name")
+        self.dataset = dataset
         signature = inspect.signature(fn)
         for p in signature.parameters.values():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
@@ -83,6 +93,10 @@ class Step:
             for extra in self.extra_code:
                 digest.update(b"\0")
                 digest.update(_normalised_source(extra, self.name).encode())
+            if self.schema is not None:  # a new schema may reject what the cache holds
+                from loopml.pipeline._boundaries import schema_text
+
+                digest.update(b"\0schema\0" + schema_text(self.schema).encode())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
@@ -97,7 +111,10 @@ class Step:
             and _lookup(module, qualname) is self
         ):
             return (_import_step, (module, qualname))
-        return (_rebuild_step, (self.fn, self.name, self.retries, self.extra_code))
+        return (
+            _rebuild_step,
+            (self.fn, self.name, self.retries, self.extra_code, self.schema, self.dataset),
+        )
 
 
 def _lookup(module: str, qualname: str) -> Any:
@@ -118,9 +135,16 @@ def _import_step(module: str, qualname: str) -> Step:
 
 
 def _rebuild_step(
-    fn: Callable[..., Any], name: str, retries: int, extra_code: Sequence[Any]
+    fn: Callable[..., Any],
+    name: str,
+    retries: int,
+    extra_code: Sequence[Any],
+    schema: Any = None,
+    dataset: str | None = None,
 ) -> Step:
-    return Step(fn, name=name, retries=retries, extra_code=extra_code)
+    return Step(
+        fn, name=name, retries=retries, extra_code=extra_code, schema=schema, dataset=dataset
+    )
 
 
 def _normalised_source(obj: Any, step_name: str) -> str:
@@ -156,7 +180,12 @@ def step(fn: Callable[..., Any], /) -> Step: ...
 
 @overload
 def step(
-    *, name: str | None = None, retries: int = 0, extra_code: Sequence[Any] = ()
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    extra_code: Sequence[Any] = (),
+    schema: Any = None,
+    dataset: str | None = None,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
@@ -167,6 +196,8 @@ def step(
     name: str | None = None,
     retries: int = 0,
     extra_code: Sequence[Any] = (),
+    schema: Any = None,
+    dataset: str | None = None,
 ) -> Step | Callable[[Callable[..., Any]], Step]:
     """Make a function a pipeline step; use as ``@step`` or ``@step(retries=2)``.
 
@@ -177,15 +208,24 @@ def step(
         retries: how many times to rerun the step after it raises (0: run once).
         extra_code: modules, functions or classes the step depends on; their source is part
             of the cache key, so editing a helper reruns the step.
+        schema: a pandera ``DataFrameSchema``, or the path or text of its YAML, that the
+            step's DataFrame output must satisfy: it is checked where the step ran, and an
+            output that breaks it fails the step (without retries) with every failure named.
+            The schema is part of the cache key.
+        dataset: register each output as a version of this dataset, with the step and its
+            run as the producer (a cached rerun answers the same version).
 
     Returns:
         a :class:`Step` (or a decorator that makes one).
 
     Raises:
-        InvalidInput: ``retries`` is negative, or the function takes ``*args``/``**kwargs``.
+        InvalidInput: ``retries`` is negative, the function takes ``*args``/``**kwargs``, or
+            ``schema`` is not a schema.
     """
 
     def wrap(f: Callable[..., Any]) -> Step:
-        return Step(f, name=name, retries=retries, extra_code=extra_code)
+        return Step(
+            f, name=name, retries=retries, extra_code=extra_code, schema=schema, dataset=dataset
+        )
 
     return wrap(fn) if fn is not None else wrap
