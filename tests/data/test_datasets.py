@@ -150,6 +150,12 @@ def test_lineage_to_runs(client: Client) -> None:
     (used,) = client.get_run(run.run_id).inputs
     assert (used.name, used.digest, used.context) == ("features", produced.hash, "training")
     assert used.source == "loopml-dataset:features@1"
+    with loopml.start_run(experiment="lineage") as evaluation:  # the run handle does it too
+        evaluation.log_input(produced, context="evaluation")
+        with pytest.raises(InvalidInput, match="log_input takes a dataset version"):
+            evaluation.log_input("features@1", context="evaluation")  # type: ignore[arg-type]
+    (used,) = client.get_run(evaluation.run_id).inputs
+    assert (used.digest, used.context) == (produced.hash, "evaluation")
 
 
 @pytest.mark.parametrize("ref", ["", "bad name@1", "x@", "x@12ab-", "../etc@1"])

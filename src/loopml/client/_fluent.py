@@ -29,7 +29,7 @@ from loopml.tracking import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from loopml.data import DatasetVersion
 
 __all__ = [
     "ActiveRun",
@@ -140,6 +140,12 @@ class ActiveRun:
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag on this run."""
         self._client.set_tag(self.run_id, key, value)
+
+    def log_input(self, dataset: DatasetVersion, *, context: str = "training") -> None:
+        """Record that this run used a dataset version (``loopml.data.register``'s answer)."""
+        from loopml.client._logging import dataset_input
+
+        self._client.log_inputs(self.run_id, [dataset_input(dataset, context)])
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.info.run_name} ({self.run_id})>"

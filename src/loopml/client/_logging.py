@@ -128,7 +128,17 @@ def log_input(
             loopml.log_input(train, context="training")
     """
     target = run_id or _current().run_id
-    used = DatasetInput(
+    get_client().log_inputs(target, [dataset_input(dataset, context)])
+
+
+def dataset_input(dataset: DatasetVersion, context: str) -> DatasetInput:
+    """How a run records a dataset version it used (MLflow's dataset input, filled in)."""
+    if not isinstance(dataset, DatasetVersion):
+        raise InvalidInput(
+            f"log_input takes a dataset version (loopml.data.register / version), "
+            f"got {type(dataset).__name__}"
+        )
+    return DatasetInput(
         name=dataset.name,
         digest=dataset.hash,
         source_type="loopml",
@@ -138,7 +148,6 @@ def log_input(
         context=context,
         tags={"loopml.dataset.version": str(dataset.version)},
     )
-    get_client().log_inputs(target, [used])
 
 
 def get_run(run_id: str) -> Run:
