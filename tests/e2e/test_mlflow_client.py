@@ -153,6 +153,20 @@ def test_wire_format_and_errors(live_server: Any) -> None:
                 400,
                 "INVALID_PARAMETER_VALUE",
             ),
+            *(  # an unhashable key, with an int value so the fast path's set look-up runs
+                (
+                    http.post(
+                        f"{api}/runs/log-batch",
+                        json={
+                            "run_id": run_id,
+                            "metrics": [{"key": bad, "value": 0, "timestamp": 0, "step": 0}],
+                        },
+                    ),
+                    400,
+                    "INVALID_PARAMETER_VALUE",
+                )
+                for bad in ({"a": 1}, [1], None)
+            ),
             (
                 http.post(
                     f"{api}/runs/log-parameter", json={"run_id": run_id, "key": "p", "value": "2"}

@@ -159,7 +159,8 @@ def metrics_from_dicts(items: Sequence[Any]) -> list[Metric] | None:
     except (KeyError, TypeError, AttributeError):
         return None
     if len(out) <= MAX_BATCH_METRICS and all(
-        m[0] in _valid_keys
+        type(m[0]) is str  # first: an unhashable key must not reach the set look-up
+        and m[0] in _valid_keys
         and type(m[1]) is float
         and type(m[2]) is int
         and 0 <= m[2] < _INT64_END
@@ -189,7 +190,8 @@ def validate_batch(
         # which name what is wrong.
         Metric(*m)
         if (
-            m[0] in _valid_keys
+            type(m[0]) is str
+            and m[0] in _valid_keys
             and type(m[1]) is float
             and type(m[2]) is int
             and 0 <= m[2] < _INT64_END
