@@ -1,5 +1,7 @@
 """The Python client: ``Client`` (explicit run ids) and the module-level fluent API."""
 
+from typing import cast
+
 from loopml.client._client import Client, open_service
 from loopml.client._fluent import (
     ActiveRun,
@@ -28,12 +30,15 @@ from loopml.client._logging import (
     set_tag,
     set_tags,
 )
-from loopml.client._remote import RemoteService
+from loopml.client._remote import RemoteService, _Area
 from loopml.client._seed import current_seed, seed_everything
 from loopml.client._writer import MetricWriter
 from loopml.config import Settings
 from loopml.data import DataService
 from loopml.data import _api as _data_api
+from loopml.pipeline import CacheIndex
+from loopml.pipeline import _stores as _pipeline_stores
+from loopml.pipeline._stores import PipelineStores
 
 __all__ = [
     "ActiveRun",
@@ -86,3 +91,16 @@ def _open_data(settings: Settings) -> DataService:
 _data_api.set_context(
     settings=lambda: get_client().settings, run_id=_active_run_id, opener=_open_data
 )
+
+
+# Pipelines run their steps here and keep their records on the server.
+def _open_pipeline_stores(settings: Settings) -> PipelineStores:
+    remote = RemoteService(settings)
+    return PipelineStores(
+        remote,
+        cast(CacheIndex, _Area(remote, "pipeline_cache")),
+        DataService(remote.datasets, remote.blobs, s3_endpoint_url=settings.s3_endpoint_url),
+    )
+
+
+_pipeline_stores.set_context(_open_pipeline_stores)

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from loopml.data import DatasetVersion
+    from loopml.data import DataService, DatasetVersion
     from loopml.pipeline._step import Step
-    from loopml.tracking import TrackingService
 
 __all__ = ["check_output", "load_schema", "register_output", "schema_text"]
 
@@ -96,12 +95,9 @@ def check_output(step: Step, value: Any) -> None:
 
 
 def register_output(
-    service: TrackingService, step: Step, value: Any, *, run_id: str
+    data: DataService, step: Step, value: Any, *, run_id: str
 ) -> DatasetVersion | None:
     """Register the output of a step declared with ``dataset=`` (None for the others)."""
     if step.dataset is None:
         return None
-    from loopml.data import DataService, DatasetCatalog
-
-    data = DataService(DatasetCatalog(service.store), service.blobs)
     return data.register(step.dataset, value, schema=step.schema, run_id=run_id, step=step.name)

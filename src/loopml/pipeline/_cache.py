@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select, update
 from loopml.artifacts import ArtifactStore
 from loopml.errors import InvalidInput
 from loopml.store import PipelineCacheRow, Store, insert_ignore
+from loopml.tracking._codec import register_type
 
 __all__ = ["CacheIndex", "OutputManifest", "cache_key", "canonical_json"]
 
@@ -60,6 +61,7 @@ def cache_key(
     return hashlib.sha256(canonical_json(body, what="cache key").encode()).hexdigest()
 
 
+@register_type  # it crosses the wire to a remote cache index
 @dataclass(frozen=True, slots=True)
 class OutputManifest:
     """Where a step's output is stored and what it is.

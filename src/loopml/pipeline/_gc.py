@@ -20,7 +20,6 @@ from sqlalchemy import Connection, delete, select
 from loopml.errors import InvalidInput
 from loopml.ids import now_ms
 from loopml.pipeline._cache import OutputManifest
-from loopml.pipeline._records import _service
 from loopml.store import (
     DatasetVersionRow,
     ExperimentRow,
@@ -29,6 +28,7 @@ from loopml.store import (
     RunArtifactRow,
     RunRow,
 )
+from loopml.tracking import TrackingService
 
 if TYPE_CHECKING:
     from loopml.config import Settings
@@ -38,6 +38,19 @@ __all__ = ["CacheEntry", "CacheGcResult", "delete_cache_entries", "parse_age"]
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _CHUNK = 500  # keys per IN list
+
+
+def _local_service(settings: Settings | None) -> TrackingService:
+    from loopml.config import load_settings
+
+    settings = settings or load_settings()
+    if settings.is_remote:
+        # gc reads and deletes index rows in SQL, in one transaction: it runs on the stores.
+        raise InvalidInput(
+            "pipeline gc works on the stores themselves, not through a server: run it where "
+            "the server's database is reachable (LOOPML_DB_URL, without LOOPML_TRACKING_URI)"
+        )
+    return TrackingService.from_settings(settings)
 
 
 def parse_age(text: str) -> timedelta:
@@ -125,7 +138,7 @@ def delete_cache_entries(
     age = older_than if isinstance(older_than, timedelta) else parse_age(older_than)
     if age < timedelta(0):
         raise InvalidInput(f"older_than must not be negative, got {age}")
-    service = _service(settings)
+    service = _local_service(settings)
     cutoff = now_ms() - int(age.total_seconds() * 1000)
     query = (
         select(

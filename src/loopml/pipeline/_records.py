@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInput
 from loopml.pipeline._results import PIPELINE_TAG, STEP_TAG
+from loopml.pipeline._stores import open_stores
 from loopml.tracking import Run, TrackingService
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def _service(settings: Settings | None) -> TrackingService:
         from loopml.config import load_settings
 
         settings = load_settings()
-    return TrackingService.from_settings(settings)
+    return open_stores(settings).service
 
 
 def _summary(run: Run, steps: list[dict[str, Any]] | None = None) -> PipelineRun:

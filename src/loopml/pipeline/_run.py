@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.artifacts import Blob
 from loopml.errors import InvalidInput, LoopMLError, NotFound
 from loopml.pipeline._boundaries import register_output
-from loopml.pipeline._cache import CacheIndex, OutputManifest, cache_key
+from loopml.pipeline._cache import OutputManifest, cache_key
 from loopml.pipeline._executors import Executor, TaskResult, make_executor
 from loopml.pipeline._outputs import decode_output
 from loopml.pipeline._results import (
@@ -31,6 +31,7 @@ from loopml.pipeline._results import (
     StepFailed,
     StepResult,
 )
+from loopml.pipeline._stores import PipelineStores, open_stores
 from loopml.tracking import (
     Metric,
     NewRun,
@@ -66,9 +67,8 @@ def run_pipeline(
         settings = load_settings()
     values = pipe.resolve_params(params)
     exe = make_executor(executor)
-    service = TrackingService.from_settings(settings)
     driver = _Driver(
-        pipe, values, exe, service, on_event or (lambda _e: None),
+        pipe, values, exe, open_stores(settings), on_event or (lambda _e: None),
         capture=settings.capture_environment,
     )  # fmt: skip
     exe.start()
@@ -101,14 +101,15 @@ class _Driver:
         pipe: Pipeline,
         params: dict[str, Any],
         exe: Executor,
-        service: TrackingService,
+        stores: PipelineStores,
         emit: Callable[[StepEvent], None],
         *,
         capture: bool,
     ) -> None:
-        self.pipe, self.params, self.exe, self.service, self.emit = pipe, params, exe, service, emit
+        self.pipe, self.params, self.exe, self.emit = pipe, params, exe, emit
+        self.service: TrackingService = stores.service
+        self.index, self.data = stores.cache, stores.data
         self.capture = capture  # record git state, packages and command on the parent run
-        self.index = CacheIndex(service.store, service.blobs)
         self.results = {n: StepResult(n) for n in pipe.order}
         self.values: dict[str, Any] = {}
         self.pending: dict[cf.Future[TaskResult], tuple[str, dict[str, Any]]] = {}
@@ -369,7 +370,7 @@ class _Driver:
             return None
         try:
             version = register_output(
-                self.service, step, self.values[step.name], run_id=r.run_id or ""
+                self.data, step, self.values[step.name], run_id=r.run_id or ""
             )
         except LoopMLError as exc:
             return f"step {step.name!r}: its output cannot be dataset {step.dataset!r}: {exc}"

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from loopml.config import Settings, load_settings
 from loopml.data import DatasetCatalog
+from loopml.pipeline import CacheIndex
 from loopml.server._errors import install_error_handlers
 from loopml.server._group_commit import GroupCommit
 from loopml.server._openapi import install_openapi
@@ -33,7 +34,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.tracking = TrackingService.from_settings(settings)
     app.state.commits = GroupCommit(app.state.tracking.runs)
-    app.state.datasets = DatasetCatalog(app.state.tracking.store)
+    # Areas of the native API served by other layers' services, on the same stores.
+    app.state.areas = {
+        "datasets": DatasetCatalog(app.state.tracking.store),
+        "pipeline_cache": CacheIndex(app.state.tracking.store, app.state.tracking.blobs),
+    }
     install_error_handlers(app)
     # The MLflow UI calls the same API under /ajax-api.
     app.include_router(mlflow_router, prefix="/api/2.0/mlflow")

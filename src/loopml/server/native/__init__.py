@@ -47,6 +47,7 @@ _METHODS: dict[str, frozenset[str]] = {
     "datasets": frozenset(
         {"latest_schema", "add_version", "by_hash", "version", "versions", "list"}
     ),
+    "pipeline_cache": frozenset({"get", "put", "touch"}),
     "logged_models": frozenset(
         {"create", "get", "search", "finalize", "set_tags", "delete_tag", "log_params"}
         | {"log_metrics", "delete", "log_outputs", "log_inputs", "outputs", "inputs"}
@@ -78,7 +79,7 @@ async def call(area: str, method: str, request: Request) -> Response:
     args, kwargs = decode(payload.get("args", [])), decode(payload.get("kwargs", {}))
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise InvalidInput('"args" must be a JSON array and "kwargs" a JSON object')
-    owner = request.app.state.datasets if area == "datasets" else getattr(_service(request), area)
+    owner = request.app.state.areas.get(area) or getattr(_service(request), area)
     target = getattr(owner, method)
     try:
         inspect.signature(target).bind(*args, **kwargs)
