@@ -127,6 +127,19 @@ def test_quarantine_streams_like_the_in_memory_path(client: Client, tmp_path: Pa
     assert "<svg" in data_api.service().report_html(streamed.ref)
 
 
+def test_a_streamed_check_finds_what_the_whole_check_finds(client: Client, tmp_path: Path) -> None:
+    path, bad = _with_bad_rows(tmp_path)
+    schema = str(tmp_path / "schema.yaml")
+    service = data_api.service()
+    streamed, _ = service.check("ages", path, schema=schema, stream=True)
+    whole, _ = service.check("ages", path, schema=schema, stream=False)
+    assert streamed.to_dict() == whole.to_dict()
+    assert streamed.invalid["_row"].tolist() == whole.invalid["_row"].tolist()
+    assert set(bad) <= set(streamed.invalid["_row"]) and streamed.num_valid == whole.num_valid
+    assert len(streamed.valid) == 0  # streamed: counted, not kept
+    assert [v.name for v in loopml.data.list_datasets()] == ["clean"]  # nothing stored
+
+
 def test_fail_and_schema_errors_register_nothing(client: Client, tmp_path: Path) -> None:
     path, bad = _with_bad_rows(tmp_path)
     schema = str(tmp_path / "schema.yaml")
@@ -178,4 +191,9 @@ def test_data_add_streams_with_a_flag(
     out = json.loads(result.stdout)
     assert out["num_rows"] == ROWS and out["source"]["streamed"] is True
     assert "--no-stream" in CliRunner().invoke(app, ["data", "add", "--help"]).output
+    checked = CliRunner().invoke(
+        app, ["data", "validate", "ev", str(parquet), "--stream", "--json"]
+    )
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["num_valid"] == ROWS
     set_client(None)

@@ -25,6 +25,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 SchemaOption = Annotated[
     Path | None, typer.Option("--schema", help="A pandera schema YAML to check against.")
 ]
+StreamOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--stream/--no-stream",
+        help="Read a Parquet file chunk by chunk in bounded memory "
+        "(default: for files of 64 MiB and more).",
+    ),
+]
 
 
 def _service() -> Any:
@@ -50,14 +58,7 @@ def add_cmd(
         str | None, typer.Option(help="SQLAlchemy URL: SOURCE is then a SQL query.")
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of CSV / JSON files.")] = "utf-8",
-    stream: Annotated[
-        bool | None,
-        typer.Option(
-            "--stream/--no-stream",
-            help="Read a Parquet file chunk by chunk in bounded memory "
-            "(default: for files of 64 MiB and more).",
-        ),
-    ] = None,
+    stream: StreamOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a source as a new version of a dataset (the same content: the same version).
@@ -179,6 +180,7 @@ def validate_cmd(
     source: Annotated[str, typer.Argument(help="A CSV / Parquet / JSON-lines path or URL.")],
     schema: SchemaOption = None,
     report: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
+    stream: StreamOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check a source against a dataset's schema without registering it (exit 2 if it fails).
@@ -187,7 +189,7 @@ def validate_cmd(
     """
     from loopml.data._report import render_html
 
-    result, _ = _service().check(name, source, schema=schema)
+    result, _ = _service().check(name, source, schema=schema, stream=stream)
     if report is not None:
         report.write_text(render_html(result, title=f"Validation of {source} as {name}"))
     summary = result.to_dict()

@@ -251,12 +251,25 @@ class DataService:
         schema: Any = None,
         sql_url: str | None = None,
         encoding: str = "utf-8",
+        stream: bool | None = None,
     ) -> tuple[Any, Any]:
         """Validate ``source`` as a next version of ``name`` would be, storing nothing.
 
         Returns:
-            ``(ValidationResult, schema)``.
+            ``(ValidationResult, schema)``; a Parquet file of 64 MiB or more (or any, with
+            ``stream=True``) is checked chunk by chunk, and then the result's ``valid`` holds
+            no rows (only their count).
         """
+        check_dataset_name(name)
+        what = f"dataset {name!r}"
+        parquet = self._streamable(source, what, stream) if sql_url is None else None
+        if stream and parquet is None:
+            raise InvalidInput(f"{what}: stream=True needs a Parquet file (path or URL)")
+        if parquet is not None:
+            from loopml.data._stream import check_streamed
+
+            with contextlib.closing(parquet):
+                return check_streamed(self, name, parquet, schema=schema)
         _, _, result, checked_against = self._read_validated(
             name, source, schema=schema, sql_url=sql_url, encoding=encoding, nonempty=False
         )

@@ -34,10 +34,12 @@ __all__ = [
     "STREAM_MIN_BYTES",
     "ChunkHasher",
     "ParquetSource",
+    "check_streamed",
     "inference_sample",
     "merge_validations",
     "open_parquet_source",
     "register_streamed",
+    "validated_chunks",
 ]
 
 log = logging.getLogger("loopml.data")
@@ -233,6 +235,44 @@ def _write_and_hash(writer: pq.ParquetWriter, hasher: ChunkHasher, batch: pa.Rec
     hasher.write(batch)
 
 
+def validated_chunks(
+    src: ParquetSource,
+    schema: Any,
+    parts: list[tuple[int, ValidationResult]],
+    report: Callable[[str, int, int], None],
+) -> Iterator[tuple[pa.RecordBatch, ValidationResult]]:
+    """Each chunk with its validation; ``parts`` collects (first row, result) for
+    :func:`merge_validations`."""
+    from loopml.data._validate import validate
+
+    offset = 0
+    for batch in src.batches():
+        result = validate(batch.to_pandas(), schema)
+        # Keep the chunk's findings, not its coerced valid rows: memory must not grow.
+        # (A copy: an empty slice of a frame would still hold all of the frame's data.)
+        valid, result.valid = result.valid, result.valid.iloc[0:0].copy()
+        result.num_valid_rows = len(valid)
+        del valid
+        parts.append((offset, result))
+        offset += batch.num_rows
+        report("validating", offset, src.num_rows)
+        yield batch, result
+
+
+def check_streamed(service: DataService, name: str, src: ParquetSource, *, schema: Any) -> Any:
+    """Validate a Parquet file chunk by chunk as :meth:`DataService.check` does:
+    ``(ValidationResult, schema)``. The result's ``valid`` is empty (its count is kept)."""
+    if schema is None and service.catalog.latest_schema(name) is None:
+        src.scan()  # inference needs the whole file's nullability
+    checked_against = service.schema_for(
+        name, schema, lambda: inference_sample(next(src.batches()), src.null_columns)
+    )
+    parts: list[tuple[int, ValidationResult]] = []
+    for _ in validated_chunks(src, checked_against, parts, lambda *_: None):
+        pass
+    return merge_validations(parts), checked_against
+
+
 def register_streamed(
     service: DataService,
     name: str,
@@ -253,7 +293,6 @@ def register_streamed(
     """
     from loopml.data._profile import profile_batches
     from loopml.data._schema import schema_to_yaml
-    from loopml.data._validate import validate
 
     what = f"dataset {name!r}"
     if src.num_rows == 0:
@@ -275,17 +314,7 @@ def register_streamed(
     def kept(writer: pq.ParquetWriter, pool: cf.ThreadPoolExecutor) -> Iterator[pa.RecordBatch]:
         nonlocal refused
         pending: cf.Future[None] | None = None
-        offset = 0
-        for batch in src.batches():
-            result = validate(batch.to_pandas(), checked_against)
-            # Keep the chunk's findings, not its coerced valid rows: memory must not grow.
-            # (A copy: an empty slice of a frame would still hold all of the frame's data.)
-            valid, result.valid = result.valid, result.valid.iloc[0:0].copy()
-            result.num_valid_rows = len(valid)
-            del valid
-            parts.append((offset, result))
-            offset += batch.num_rows
-            report("validating", offset, src.num_rows)
+        for batch, result in validated_chunks(src, checked_against, parts, report):
             if result.schema_errors and on_invalid != "warn":
                 # A table-level error is the same in every chunk: no need to read on.
                 raise validation_failed(what, merge_validations(parts))
