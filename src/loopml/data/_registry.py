@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -38,6 +39,7 @@ __all__ = [
     "DataService",
     "OnInvalid",
     "ValidationFailed",
+    "VersionRecord",
     "parquet_tempfile",
     "validation_failed",
 ]
@@ -62,6 +64,19 @@ class ValidationFailed(InvalidInput):
     """
 
     code = "VALIDATION_FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """What a version records besides its data: schema, validation summary, source, and
+    the producing run and step (and its quarantine version, if rows were set aside)."""
+
+    schema_yaml: str
+    validation: dict[str, Any]
+    source: dict[str, Any]
+    run_id: str | None
+    step: str | None
+    quarantine: DatasetVersion | None = None
 
 
 @contextlib.contextmanager
@@ -193,14 +208,7 @@ class DataService:
             log.warning("%s registered with validation failures: %s", what, _summary(validation))
         validation["report_sha256"] = self.store_report(result, name)
         return self._store_version(
-            name,
-            table,
-            schema_yaml=schema_yaml,
-            validation=validation,
-            source=described,
-            run_id=run_id,
-            step=step,
-            quarantine=quarantine,
+            name, table, VersionRecord(schema_yaml, validation, described, run_id, step, quarantine)
         )
 
     def _streamable(self, source: Any, what: str, stream: bool | None) -> Any:
@@ -230,11 +238,7 @@ class DataService:
         quarantine = self._store_version(
             name + QUARANTINE_SUFFIX,
             quarantine_table(result.invalid),
-            schema_yaml="",
-            validation={},
-            source={"kind": "quarantine", "of": name},
-            run_id=run_id,
-            step=step,
+            VersionRecord("", {}, {"kind": "quarantine", "of": name}, run_id, step),
         )
         if result.num_valid == 0:
             raise ValidationFailed(
@@ -328,18 +332,7 @@ class DataService:
         html = render_html(result, title=f"Validation of {name}")
         return self.blobs.put_bytes(html.encode("utf-8")).sha256
 
-    def _store_version(
-        self,
-        name: str,
-        table: pa.Table,
-        *,
-        schema_yaml: str,
-        validation: dict[str, Any],
-        source: dict[str, Any],
-        run_id: str | None,
-        step: str | None,
-        quarantine: DatasetVersion | None = None,
-    ) -> DatasetVersion:
+    def _store_version(self, name: str, table: pa.Table, record: VersionRecord) -> DatasetVersion:
         from loopml.data._profile import profile_table
 
         digest = content_hash(table)
@@ -349,49 +342,33 @@ class DataService:
         profile = profile_table(table).to_dict()
         with parquet_tempfile() as tmp:
             pq.write_table(table, tmp, compression="zstd")
-            return self.add_version(
-                name,
-                tmp,
-                digest=digest,
-                shape=(table.num_rows, table.num_columns),
-                profile=profile,
-                schema_yaml=schema_yaml,
-                validation=validation,
-                source=source,
-                run_id=run_id,
-                step=step,
-                quarantine=quarantine,
-            )
+            shape = (table.num_rows, table.num_columns)
+            return self.add_version(name, tmp, digest, shape, profile, record)
 
     def add_version(
         self,
         name: str,
         parquet_path: str,
-        *,
         digest: str,
         shape: tuple[int, int],
         profile: dict[str, Any],
-        schema_yaml: str,
-        validation: dict[str, Any],
-        source: dict[str, Any],
-        run_id: str | None,
-        step: str | None,
-        quarantine: DatasetVersion | None = None,
+        record: VersionRecord,
     ) -> DatasetVersion:
         """Store a written Parquet file, then make it visible as the next version."""
         blob = self.blobs.put_file(parquet_path)
+        quarantine = record.quarantine
         values = {
             "content_hash": digest,
             "blob_sha256": blob.sha256,
             "size_bytes": blob.size,
             "num_rows": shape[0],
             "num_columns": shape[1],
-            "schema_yaml": schema_yaml,
+            "schema_yaml": record.schema_yaml,
             "profile_json": json.dumps(profile, allow_nan=False),
-            "validation_json": json.dumps(validation, allow_nan=False, default=str),
-            "source_json": json.dumps(source, default=str),
-            "run_id": run_id,
-            "step": step,
+            "validation_json": json.dumps(record.validation, allow_nan=False, default=str),
+            "source_json": json.dumps(record.source, default=str),
+            "run_id": record.run_id,
+            "step": record.step,
             "quarantine_ref": quarantine.ref if quarantine else None,
             "quarantine_rows": quarantine.num_rows if quarantine else 0,
         }

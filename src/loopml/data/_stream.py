@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loopml.data._registry import parquet_tempfile, validation_failed
+from loopml.data._registry import VersionRecord, parquet_tempfile, validation_failed
 from loopml.data._sources import HASH_ROWS, HashSink, compact
 from loopml.data._validate import ValidationResult
 from loopml.errors import InvalidInput, LoopMLError, NotFound
@@ -350,16 +350,7 @@ def register_streamed(
             log.warning("%s registered with %s rows failing validation", what, result.num_invalid)
         validation = result.to_dict()
         validation["report_sha256"] = service.store_report(result, name)
-        return service.add_version(
-            name,
-            tmp,
-            digest=hasher.hexdigest(),
-            shape=(result.num_valid, len(src.schema)),
-            profile=profile,
-            schema_yaml=schema_yaml,
-            validation=validation,
-            source={"kind": "file", "uri": src.location, "streamed": True},
-            run_id=run_id,
-            step=step,
-            quarantine=quarantine,
-        )
+        source = {"kind": "file", "uri": src.location, "streamed": True}
+        record = VersionRecord(schema_yaml, validation, source, run_id, step, quarantine)
+        shape = (result.num_valid, len(src.schema))
+        return service.add_version(name, tmp, hasher.hexdigest(), shape, profile, record)

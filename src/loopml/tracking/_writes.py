@@ -158,7 +158,14 @@ def metrics_from_dicts(items: Sequence[Any]) -> list[Metric] | None:
         out = [Metric(d["key"], d["value"], d["timestamp"], d.get("step", 0)) for d in items]
     except (KeyError, TypeError, AttributeError):
         return None
-    if len(out) <= MAX_BATCH_METRICS and all(
+    if len(out) <= MAX_BATCH_METRICS and all(map(_well_formed, out)):
+        return out
+    return None
+
+
+def _well_formed(m: Any) -> bool:
+    """A metric whose key is known good and whose fields have the exact wire types."""
+    return (
         type(m[0]) is str  # first: an unhashable key must not reach the set look-up
         and m[0] in _valid_keys
         and type(m[1]) is float
@@ -166,10 +173,7 @@ def metrics_from_dicts(items: Sequence[Any]) -> list[Metric] | None:
         and 0 <= m[2] < _INT64_END
         and type(m[3]) is int
         and -_INT64_END <= m[3] < _INT64_END
-        for m in out
-    ):
-        return out
-    return None
+    )
 
 
 def validate_batch(
@@ -189,15 +193,7 @@ def validate_batch(
         # The common case costs a few type checks; anything unusual takes the full checks,
         # which name what is wrong.
         Metric(*m)
-        if (
-            type(m[0]) is str
-            and m[0] in _valid_keys
-            and type(m[1]) is float
-            and type(m[2]) is int
-            and 0 <= m[2] < _INT64_END
-            and type(m[3]) is int
-            and -_INT64_END <= m[3] < _INT64_END
-        )
+        if _well_formed(m)
         else Metric(
             check_key(m[0], "metric"),
             metric_value(m[0], m[1]),
