@@ -1,0 +1,51 @@
+"""loopml.log_model / loopml.load_model: the public functions, embedded and through a server."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import loopml
+from _servers import ThreadedAppServer
+from loopml.client import Client, set_client
+from loopml.config import Settings
+from loopml.errors import InvalidInput
+from loopml.server import create_app
+
+
+@pytest.fixture(params=["embedded", pytest.param("remote", marks=pytest.mark.remote)])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Client]:
+    with contextlib.ExitStack() as stack:
+        settings = Settings(home=tmp_path / "home")
+        if request.param == "remote":
+            server = stack.enter_context(ThreadedAppServer(create_app(settings)))
+            settings = Settings(home=tmp_path / "client", tracking_uri=server.url)
+        c = Client(settings)
+        set_client(c)
+        yield c
+        while loopml.active_run() is not None:
+            loopml.end_run()
+        set_client(None)
+
+
+def test_log_model_and_load_it_back_by_run(
+    client: Client, iris: tuple[pd.DataFrame, pd.Series], iris_clf: Any
+) -> None:
+    X, _ = iris
+    with loopml.start_run(experiment="models") as run:
+        info = loopml.log_model(iris_clf, "model", input_example=X.head(5))
+    assert info.flavor == "sklearn" and info.serialization == "skops"
+    model = loopml.load_model(f"runs:/{run.run_id}/model")
+    np.testing.assert_array_equal(model.predict(X), iris_clf.predict(X))
+    np.testing.assert_allclose(model.predict_proba(X), iris_clf.predict_proba(X))
+    assert [c.name for c in model.signature.inputs] == list(X.columns)
+    listed = {a.path for a in client.list_artifacts(run.run_id, "model")}
+    assert "model/loopml-model.yaml" in listed
+    with pytest.raises(InvalidInput, match="missing"):
+        model.predict(X.drop(columns=[X.columns[0]]))
