@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -29,8 +30,14 @@ __all__ = [
     "LoggedModelRow",
     "LoggedModelTagRow",
     "MetricChunkRow",
+    "ModelAliasRow",
+    "ModelVersionRow",
+    "ModelVersionTagRow",
     "ParamRow",
     "PipelineCacheRow",
+    "RegisteredModelRow",
+    "RegisteredModelTagRow",
+    "RegistryAuditRow",
     "RunArtifactRow",
     "RunInputRow",
     "RunModelLinkRow",
@@ -354,3 +361,128 @@ class PipelineCacheRow(Base):
     run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created: Mapped[int] = mapped_column(BigInteger)
     last_used: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class RegisteredModelRow(Base):
+    """A registered model. A surrogate id keeps renames to one row (versions point at it);
+    ``last_version`` is the counter new version numbers are taken from, under the row lock,
+    so numbers are never handed out twice nor reused after a delete."""
+
+    __tablename__ = "registered_models"
+    # AUTOINCREMENT: SQLite would otherwise hand a deleted model's id to the next model,
+    # and the audit log (which follows models by id) would mix the two histories.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    model_id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[str] = mapped_column(String(256), default="")
+    creation_timestamp: Mapped[int] = mapped_column(BigInteger)
+    last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
+    last_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegisteredModelTagRow(Base):
+    """A registered model's tag."""
+
+    __tablename__ = "registered_model_tags"
+    __table_args__ = _NO_ROWID
+
+    model_id: Mapped[int] = mapped_column(
+        _BigId, ForeignKey("registered_models.model_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ModelVersionRow(Base):
+    """A numbered, immutable pointer at a run's (or logged model's) model artifact."""
+
+    __tablename__ = "model_versions"
+
+    model_id: Mapped[int] = mapped_column(
+        _BigId, ForeignKey("registered_models.model_id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(256), default="")
+    creation_timestamp: Mapped[int] = mapped_column(BigInteger)
+    last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
+    current_stage: Mapped[str] = mapped_column(String(20), default="None")
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(32), default="READY")
+    signature: Mapped[str] = mapped_column(Text, default="")
+    metrics_json: Mapped[str] = mapped_column(Text, default="{}")
+    datasets_json: Mapped[str] = mapped_column(Text, default="[]")
+
+    __table_args__ = (Index("ix_model_versions_run_id", "run_id"),)
+
+
+class ModelVersionTagRow(Base):
+    """A model version's tag."""
+
+    __tablename__ = "model_version_tags"
+
+    model_id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_id", "version"],
+            ["model_versions.model_id", "model_versions.version"],
+            ondelete="CASCADE",
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class ModelAliasRow(Base):
+    """``name@alias`` → version; the primary key makes an alias unique per model."""
+
+    __tablename__ = "model_aliases"
+
+    model_id: Mapped[int] = mapped_column(
+        _BigId, ForeignKey("registered_models.model_id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_id", "version"],
+            ["model_versions.model_id", "model_versions.version"],
+            ondelete="CASCADE",
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class RegistryAuditRow(Base):
+    """One registry change, append-only: no code path updates or deletes these rows.
+
+    No foreign keys on purpose: the history of a deleted model must outlive the model.
+    ``model_id`` follows a model across renames; ``name`` is its name at the time.
+    """
+
+    __tablename__ = "registry_audit"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(16))
+    model_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    name: Mapped[str] = mapped_column(String(256))
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    alias: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    from_json: Mapped[str] = mapped_column(Text, default="null")
+    to_json: Mapped[str] = mapped_column(Text, default="null")
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        Index("ix_registry_audit_name", "name"),
+        Index("ix_registry_audit_model_id", "model_id"),
+    )
