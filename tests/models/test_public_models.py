@@ -15,7 +15,7 @@ import loopml
 from _servers import ThreadedAppServer
 from loopml.client import Client, set_client
 from loopml.config import Settings
-from loopml.errors import InvalidInput
+from loopml.errors import InvalidInput, NotFound
 from loopml.server import create_app
 
 
@@ -49,3 +49,32 @@ def test_log_model_and_load_it_back_by_run(
     assert "model/loopml-model.yaml" in listed
     with pytest.raises(InvalidInput, match="missing"):
         model.predict(X.drop(columns=[X.columns[0]]))
+
+
+def test_register_alias_and_load_by_name(
+    client: Client, iris: tuple[pd.DataFrame, pd.Series], iris_clf: Any, tmp_path: Path
+) -> None:
+    X, _ = iris
+    train = loopml.data.register("iris-train", X)
+    with loopml.start_run(experiment="models") as run:
+        loopml.log_input(train)
+        loopml.log_metric("accuracy", 0.97)
+        loopml.log_model(iris_clf, "model", input_example=X.head(5))
+    uri = f"runs:/{run.run_id}/model"
+    if client.settings.is_remote:  # the registry has no HTTP adapter yet: refused, by name
+        with pytest.raises(NotFound, match="not served over HTTP yet"):
+            loopml.register_model(uri, "iris")
+        return
+    first = loopml.register_model(uri, "iris", reason="baseline")
+    second = loopml.register_model(uri, "iris")
+    assert (first.version, second.version) == (1, 2)
+    assert first.metrics == {"accuracy": 0.97} and first.datasets == ("iris-train@1",)
+    assert first.run_id == run.run_id and first.source == uri
+    loopml.set_model_alias("iris", "champion", 1, reason="best so far")
+    champion = loopml.load_model("models:/iris@champion")
+    np.testing.assert_array_equal(champion.predict(X), iris_clf.predict(X))
+    assert loopml.load_model("models:/iris/2").predict(X.head(3)).shape == (3,)
+    with pytest.raises(NotFound, match="challenger"):
+        loopml.load_model("models:/iris@challenger")
+    with pytest.raises(InvalidInput, match="runs:/"):
+        loopml.register_model(str(tmp_path), "iris")

@@ -16,7 +16,6 @@ from loopml.client._fluent import (
 from loopml.client._logging import (
     get_metric_history,
     get_run,
-    load_model,
     log_artifact,
     log_artifacts,
     log_dict,
@@ -24,7 +23,6 @@ from loopml.client._logging import (
     log_input,
     log_metric,
     log_metrics,
-    log_model,
     log_param,
     log_params,
     log_text,
@@ -32,6 +30,7 @@ from loopml.client._logging import (
     set_tag,
     set_tags,
 )
+from loopml.client._models import load_model, log_model, register_model, set_model_alias
 from loopml.client._remote import RemoteService, _Area
 from loopml.client._seed import current_seed, seed_everything
 from loopml.client._writer import MetricWriter
@@ -67,10 +66,12 @@ __all__ = [
     "log_params",
     "log_text",
     "open_service",
+    "register_model",
     "search_runs",
     "seed_everything",
     "set_client",
     "set_experiment",
+    "set_model_alias",
     "set_tag",
     "set_tags",
     "start_run",

@@ -21,12 +21,10 @@ from loopml.tracking import ArtifactInfo, DatasetInput, Metric, Run, ViewType
 if TYPE_CHECKING:
     import pandas as pd
 
-    from loopml.models import LoadedModel, ModelInfo
 
 __all__ = [
     "get_metric_history",
     "get_run",
-    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -34,7 +32,6 @@ __all__ = [
     "log_input",
     "log_metric",
     "log_metrics",
-    "log_model",
     "log_param",
     "log_params",
     "log_text",
@@ -221,50 +218,3 @@ def search_runs(
         if not token:
             break
     return runs if output_format == "list" else runs_to_frame(runs)
-
-
-def log_model(
-    model: Any,
-    name: str = "model",
-    *,
-    signature: Any = None,
-    input_example: Any = None,
-    allow_pickle: bool = False,
-    metadata: Mapping[str, Any] | None = None,
-) -> ModelInfo:
-    """Save ``model`` (scikit-learn with skops, or any object with ``predict`` as pyfunc
-    with ``allow_pickle=True``) among the active run's artifacts under ``name``.
-
-    Example::
-
-        with loopml.start_run() as run:
-            loopml.log_model(clf, "model", input_example=X_test[:5])
-        model = loopml.load_model(f"runs:/{run.run_id}/model")
-    """
-    from loopml import models
-
-    return models.log_model(
-        model,
-        name,
-        log_artifacts=log_artifacts,
-        signature=signature,
-        input_example=input_example,
-        allow_pickle=allow_pickle,
-        metadata=metadata,
-    )
-
-
-def load_model(
-    uri: str | os.PathLike[str], *, allow_pickle: bool = False, trusted_types: Sequence[str] = ()
-) -> LoadedModel:
-    """Load a model: a directory (loopml's ``loopml-model.yaml`` or MLflow's ``MLmodel``) or
-    ``runs:/<run_id>/<path>``; pickled weights load only with ``allow_pickle=True``, after
-    their sha256 is checked."""
-    from loopml import models
-
-    return models.load_model(
-        uri,
-        allow_pickle=allow_pickle,
-        trusted_types=trusted_types,
-        download=get_client().download_artifacts,
-    )
