@@ -40,6 +40,7 @@ from loopml.store import (
     Store,
     upsert,
 )
+from loopml.tracking import check_key
 
 __all__ = ["MAX_MODEL_RESULTS", "ModelRegistry"]
 
@@ -226,6 +227,7 @@ class ModelRegistry(VersionOps):
     def _model_tag(
         self, name: str, key: str, value: str | None, user: str | None, reason: str | None
     ) -> None:
+        check_key(key, "registry tag")  # deletes too: a key no tag can have is a bad request
         who, now = self._who(user), now_ms()
         with self.store.write() as conn:
             model = model_row(conn, name, lock=True)
@@ -336,7 +338,7 @@ class ModelRegistry(VersionOps):
         Raises:
             NotFound: no such model or alias.
         """
-        who = self._who(user)
+        alias, who = check_alias(alias), self._who(user)
         with self.store.write() as conn:
             model = model_row(conn, name, lock=True)
             where = (ModelAliasRow.model_id == model.model_id, ModelAliasRow.alias == alias)
@@ -356,6 +358,7 @@ class ModelRegistry(VersionOps):
         Raises:
             NotFound: no such model or alias.
         """
+        alias = check_alias(alias)  # every stored alias passed it; NUL would upset PostgreSQL
         with self.store.read() as conn:
             model = model_row(conn, name)
             number = conn.execute(

@@ -31,6 +31,10 @@ def model_row(conn: Connection, name: str, *, lock: bool = False) -> Row[Any]:
     Raises:
         NotFound: no model has this name.
     """
+    if "\x00" in name:
+        # No stored name holds a NUL (check_model_name refuses it), and PostgreSQL refuses
+        # one in a query: answer what is true, that there is no such model.
+        raise NotFound(f"registered model {name!r} does not exist", details={"name": name})
     q = select(RegisteredModelRow).where(RegisteredModelRow.name == name)
     row = conn.execute(q.with_for_update() if lock else q).first()
     if row is None:

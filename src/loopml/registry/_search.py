@@ -118,9 +118,15 @@ def _compile(
     return _attribute(node, strings, numbers)
 
 
+def _parse(text: str | None) -> Clause | BoolOp | None:
+    if text is not None and "\x00" in text:  # PostgreSQL refuses NUL in a query
+        raise InvalidInput("the filter contains a NUL character")
+    return parse_filter(text)
+
+
 def model_filter(text: str | None) -> ColumnElement[bool] | None:
     """The WHERE clause over ``registered_models`` for a model filter string."""
-    node = parse_filter(text)
+    node = _parse(text)
     if node is None:
         return None
     owned = RegisteredModelTagRow.model_id == RegisteredModelRow.model_id
@@ -129,7 +135,7 @@ def model_filter(text: str | None) -> ColumnElement[bool] | None:
 
 def version_filter(text: str | None) -> ColumnElement[bool] | None:
     """The WHERE clause over ``model_versions`` joined to ``registered_models``."""
-    node = parse_filter(text)
+    node = _parse(text)
     if node is None:
         return None
     owned = and_(

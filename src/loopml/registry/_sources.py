@@ -2,10 +2,11 @@
 
 MLflow patched this check some twenty times (CVE-2023-1177, 2356, 6909, 2024-1558, 1594,
 3848, GHSA-mr9f-g8qf-4w4j ...): each fix blocked one spelling and the next report used
-another. So the rule here is an allowlist, not a blocklist: only ``runs:/<run_id>/<path>``
-and the ``mlflow-artifacts:/`` roots that the tracking layer itself hands out are valid, the
-owning run or logged model must exist and own that root, and the canonical form that was
-checked is the form that is stored.
+another. So the rule here is an allowlist, not a blocklist: only ``runs:/<run_id>/<path>``,
+the ``mlflow-artifacts:/`` roots that the tracking layer itself hands out and MLflow 3's
+``models:/m-<id>`` (a logged model, stored as its artifact root) are valid, the owning run
+or logged model must exist and own that root, and the canonical form that was checked is
+the form that is stored.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = ["MAX_SOURCE", "canonical_source"]
 
 MAX_SOURCE = 4096
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_LOGGED_MODEL = re.compile(r"^m-[0-9a-f]{32}$")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
@@ -73,9 +75,11 @@ def canonical_source(
             raise _refuse(source, f"contains {what} ({char!r})")
     scheme, colon, rest = source.partition(":")
     scheme = scheme.lower()
-    if not colon or scheme not in ("runs", "mlflow-artifacts"):
+    if not colon or scheme not in ("runs", "mlflow-artifacts", "models"):
         shown = f"scheme {scheme!r}" if colon and "/" not in scheme else "a local path"
-        raise _refuse(source, f"is {shown}: only runs:/ and mlflow-artifacts:/ are accepted")
+        raise _refuse(
+            source, f"is {shown}: only runs:/, models:/m-<id> and mlflow-artifacts:/ are accepted"
+        )
     if rest.startswith("//"):
         raise _refuse(source, "names a host; sources may only point into this server")
     if not rest.startswith("/"):
@@ -83,6 +87,8 @@ def canonical_source(
     parts = _path_parts(source, rest)
     if scheme == "runs":
         return _run_source(conn, source, parts, run_id)
+    if scheme == "models":
+        return _logged_model_source(conn, source, parts, run_id)
     return _artifact_source(conn, source, parts, run_id)
 
 
@@ -123,3 +129,23 @@ def _artifact_source(
     if run_id is not None and owner is not None and owner != run_id:
         raise _refuse(source, f"belongs to run {owner!r}, not to run_id {run_id!r}")
     return canonical, owner or run_id
+
+
+def _logged_model_source(
+    conn: Connection, source: str, parts: list[str], run_id: str | None
+) -> tuple[str, str | None]:
+    # MLflow 3's log_model(registered_model_name=...) registers "models:/m-<id>". Stored as
+    # the model's artifact root, so that a version's source is always a location the
+    # artifact proxy serves (and passes the same ownership check as one given directly).
+    if len(parts) != 1 or not _LOGGED_MODEL.match(parts[0]):
+        raise _refuse(source, "is scheme 'models' without a logged model id (models:/m-<id>)")
+    root = conn.execute(
+        select(LoggedModelRow.artifact_location).where(
+            LoggedModelRow.model_id == parts[0], LoggedModelRow.lifecycle_stage == "active"
+        )
+    ).scalar()
+    if root is None:
+        raise _refuse(
+            source, f"is scheme 'models' naming logged model {parts[0]!r}, which does not exist"
+        )
+    return _artifact_source(conn, root, _path_parts(root, root.partition(":")[2]), run_id)

@@ -333,6 +333,7 @@ class VersionOps:
         user: str | None,
         reason: str | None,
     ) -> None:
+        check_key(key, "registry tag")  # deletes too: a key no tag can have is a bad request
         number, who, now = check_version(version), self._who(user), now_ms()
         action = "set_version_tag" if value is not None else "delete_version_tag"
         with self.store.write() as conn:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from loopml.config import Settings, load_settings
 from loopml.data import DatasetCatalog
 from loopml.pipeline import CacheIndex
+from loopml.registry import ModelRegistry
 from loopml.server._errors import install_error_handlers
 from loopml.server._group_commit import GroupCommit
 from loopml.server._openapi import install_openapi
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.tracking = TrackingService.from_settings(settings)
     app.state.commits = GroupCommit(app.state.tracking.runs)
+    app.state.registry = ModelRegistry(app.state.tracking.store)
     # Areas of the native API served by other layers' services, on the same stores.
     app.state.areas = {
         "datasets": DatasetCatalog(app.state.tracking.store),

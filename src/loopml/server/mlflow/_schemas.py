@@ -63,6 +63,69 @@ def _shape(fields: dict[str, Any], *required: str) -> dict[str, Any]:
     return {"properties": fields, "required": list(required)}
 
 
+_NAME: dict[str, Any] = {"name": _S}
+_VERSION: dict[str, Any] = {"name": _S, "version": _S}
+_SEARCH: dict[str, Any] = {"filter": _S, "max_results": _I, "order_by": _STRINGS, "page_token": _S}
+_STAGE: dict[str, Any] = {"type": "string", "enum": ["None", "Staging", "Production", "Archived"]}
+# The model registry (model_registry.proto): registered models, aliases, versions.
+_REGISTRY: dict[str, dict[str, dict[str, Any]]] = {
+    "/registered-models/create": {
+        "post": _shape({**_NAME, "tags": _KV, "description": _S}, "name")
+    },
+    "/registered-models/get": {"get": _shape(_NAME, "name")},
+    "/registered-models/search": {"get": _shape(_SEARCH)},
+    "/registered-models/rename": {"post": _shape({**_NAME, "new_name": _S}, "name", "new_name")},
+    "/registered-models/update": {"patch": _shape({**_NAME, "description": _S}, "name")},
+    "/registered-models/delete": {"delete": _shape(_NAME, "name")},
+    "/registered-models/set-tag": {
+        "post": _shape({**_NAME, "key": _S, "value": _S}, "name", "key", "value")
+    },
+    "/registered-models/delete-tag": {"delete": _shape({**_NAME, "key": _S}, "name", "key")},
+    "/registered-models/alias": {
+        "post": _shape({**_NAME, "alias": _S, "version": _S}, "name", "alias", "version"),
+        "delete": _shape({**_NAME, "alias": _S}, "name", "alias"),
+        "get": _shape({**_NAME, "alias": _S}, "name", "alias"),
+    },
+    "/registered-models/get-latest-versions": {
+        method: _shape({**_NAME, "stages": _STRINGS}, "name") for method in ("get", "post")
+    },
+    "/model-versions/create": {
+        "post": _shape(
+            {
+                **_NAME,
+                "source": _S,
+                "run_id": _S,
+                "tags": _KV,
+                "run_link": _S,
+                "description": _S,
+                "model_id": _S,
+            },
+            "name",
+            "source",
+        )
+    },
+    "/model-versions/get": {"get": _shape(_VERSION, "name", "version")},
+    "/model-versions/update": {"patch": _shape({**_VERSION, "description": _S}, "name", "version")},
+    "/model-versions/transition-stage": {
+        "post": _shape(
+            {**_VERSION, "stage": _STAGE, "archive_existing_versions": {"type": "boolean"}},
+            "name",
+            "version",
+            "stage",
+        )
+    },
+    "/model-versions/delete": {"delete": _shape(_VERSION, "name", "version")},
+    "/model-versions/search": {"get": _shape(_SEARCH)},
+    "/model-versions/get-download-uri": {"get": _shape(_VERSION, "name", "version")},
+    "/model-versions/set-tag": {
+        "post": _shape({**_VERSION, "key": _S, "value": _S}, "name", "version", "key", "value")
+    },
+    "/model-versions/delete-tag": {
+        "delete": _shape({**_VERSION, "key": _S}, "name", "version", "key")
+    },
+}
+
+
 # path (below /api/2.0/mlflow) -> method -> (fields, required fields)
 REQUESTS: dict[str, dict[str, dict[str, Any]]] = {
     "/experiments/create": {
@@ -224,4 +287,5 @@ REQUESTS: dict[str, dict[str, dict[str, Any]]] = {
             "metric_key",
         )
     },
+    **_REGISTRY,
 }

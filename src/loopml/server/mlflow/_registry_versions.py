@@ -1,0 +1,142 @@
+"""MLflow REST: the model registry's versions (``/model-versions``).
+
+``model-versions/create`` is not idempotent: the MLflow client retries it on 5xx/429 and a
+retry of a call that did commit registers the next version number with the same source.
+MLflow's server behaves the same; a request id to deduplicate on would need a column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from loopml.errors import NotFound
+from loopml.registry import ModelVersion
+from loopml.server._wire import read_fields, reply
+from loopml.server.mlflow._experiments import _service, _tags
+from loopml.server.mlflow._registry_models import registry, version_json, version_number
+from loopml.tracking import TrackingService
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+def _download_uri(service: TrackingService, source: str) -> str:
+    """Where the files of ``source`` are, as an ``mlflow-artifacts:/`` URI.
+
+    ``runs:/<run>/<path>`` names the run's own files at ``path`` or, in MLflow 3, the
+    logged model of that name which the run produced (newest step first). The client makes
+    that choice on ``runs:/`` URIs but not on the download URI of a registered version, so
+    the choice is made here; a stored ``mlflow-artifacts:/`` source is already a location.
+    """
+    if not source.startswith("runs:/"):
+        return source
+    run_id, _, path = source.removeprefix("runs:/").partition("/")
+    root = service.runs.get_info(run_id).artifact_uri.rstrip("/")
+    if service.artifacts.list(run_id, path):
+        return f"{root}/{path}"
+    for output in sorted(reversed(service.logged_models.outputs(run_id)), key=lambda o: -o.step):
+        try:
+            model = service.logged_models.get(output.model_id)
+        except NotFound:  # deleted since: not a place to download from
+            continue
+        if model.name == path:
+            return model.artifact_location
+    return f"{root}/{path}"
+
+
+def _version_reply(version: ModelVersion) -> Response:
+    return reply({"model_version": version_json(version)})
+
+
+@router.post("/model-versions/create")
+async def create(request: Request) -> Response:
+    f = await read_fields(request)
+    # ``model_id`` is not read: MLflow 3 sends it with source "models:/m-<id>", which names
+    # the same model and is the one the registry checks; ``run_link`` is not kept.
+    version = registry(request).create_version(
+        f.string("name"),
+        f.string("source"),
+        run_id=f.string("run_id", required=False) or None,
+        description=f.string("description", required=False, default=""),
+        tags=_tags(f.items("tags")),
+    )
+    return _version_reply(version)
+
+
+@router.get("/model-versions/get")
+async def get(request: Request) -> Response:
+    f = await read_fields(request)
+    return _version_reply(registry(request).get_version(f.string("name"), version_number(f)))
+
+
+@router.patch("/model-versions/update")
+async def update(request: Request) -> Response:
+    f = await read_fields(request)
+    reg, name, number = registry(request), f.string("name"), version_number(f)
+    if not f.has("description"):
+        return _version_reply(reg.get_version(name, number))
+    return _version_reply(reg.update_version(name, number, description=f.string("description")))
+
+
+@router.post("/model-versions/transition-stage")
+async def transition_stage(request: Request) -> Response:
+    f = await read_fields(request)
+    version = registry(request).transition_stage(
+        f.string("name"),
+        version_number(f),
+        f.string("stage"),
+        archive_existing_versions=f.flag("archive_existing_versions"),
+    )
+    return _version_reply(version)
+
+
+@router.delete("/model-versions/delete")
+async def delete(request: Request) -> Response:
+    f = await read_fields(request)
+    registry(request).delete_version(f.string("name"), version_number(f))
+    return reply({})
+
+
+@router.get("/model-versions/search")
+async def search(request: Request) -> Response:
+    f = await read_fields(request)
+    page = registry(request).search_versions(
+        f.string("filter", required=False) or None,
+        max_results=f.integer("max_results", default=10_000),
+        order_by=[str(o) for o in f.items("order_by")] or None,
+        page_token=f.string("page_token", required=False) or None,
+    )
+    out: dict[str, Any] = {"model_versions": [version_json(v) for v in page.versions]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return reply(out)
+
+
+@router.get("/model-versions/get-download-uri")
+async def get_download_uri(request: Request) -> Response:
+    f = await read_fields(request)
+    version = registry(request).get_version(f.string("name"), version_number(f))
+    return reply({"artifact_uri": _download_uri(_service(request), version.source)})
+
+
+@router.post("/model-versions/set-tag")
+async def set_tag(request: Request) -> Response:
+    f = await read_fields(request)
+    registry(request).set_version_tag(
+        f.string("name"),
+        version_number(f),
+        f.string("key"),
+        f.string("value", required=False, default=""),
+    )
+    return reply({})
+
+
+@router.delete("/model-versions/delete-tag")
+async def delete_tag(request: Request) -> Response:
+    f = await read_fields(request)
+    registry(request).delete_version_tag(f.string("name"), version_number(f), f.string("key"))
+    return reply({})
