@@ -19,6 +19,8 @@ def test_public_surface_is_pinned() -> None:
         "RegisteredModel",
         "RegisteredModelsPage",
         "Stage",
+        "lineage",
+        "model_uri",
     ]
 
 

@@ -7,6 +7,7 @@ from loopml.cli.data import data_app
 from loopml.cli.db import db_app
 from loopml.cli.demo import demo_cmd
 from loopml.cli.experiments import experiments_app
+from loopml.cli.models import models_app
 from loopml.cli.pipeline import pipeline_app
 from loopml.cli.runs import runs_app
 from loopml.cli.server import server_cmd
@@ -20,6 +21,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:

@@ -30,7 +30,13 @@ from loopml.client._logging import (
     set_tag,
     set_tags,
 )
-from loopml.client._models import load_model, log_model, register_model, set_model_alias
+from loopml.client._models import (
+    load_model,
+    log_model,
+    model_registry,
+    register_model,
+    set_model_alias,
+)
 from loopml.client._remote import RemoteService, _Area
 from loopml.client._seed import current_seed, seed_everything
 from loopml.client._writer import MetricWriter
@@ -65,6 +71,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "model_registry",
     "open_service",
     "register_model",
     "search_runs",

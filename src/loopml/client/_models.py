@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from loopml.models import LoadedModel, ModelInfo
     from loopml.registry import ModelRegistry, ModelVersion
 
-__all__ = ["load_model", "log_model", "register_model", "set_model_alias"]
+__all__ = ["load_model", "log_model", "model_registry", "register_model", "set_model_alias"]
 
 _DATASET_SOURCE = "loopml-dataset:"
 
@@ -69,7 +69,7 @@ def load_model(
 
     target = os.fspath(uri)
     if target.startswith("models:/"):
-        target = _registry().resolve(target).source
+        target = model_registry().resolve(target).source
     return models.load_model(
         target,
         allow_pickle=allow_pickle,
@@ -96,7 +96,7 @@ def register_model(
         loopml.set_model_alias("iris", "champion", version.version)
         loopml.load_model("models:/iris@champion")
     """
-    registry = _registry()
+    registry = model_registry()
     client = get_client()
     if not isinstance(model_uri, str) or not model_uri.startswith("runs:/"):
         raise InvalidInput(f"register a runs:/<run_id>/<path> URI, not {model_uri!r}")
@@ -123,10 +123,11 @@ def register_model(
 
 def set_model_alias(name: str, alias: str, version: int | str, *, reason: str = "") -> None:
     """Point ``name@alias`` at ``version`` (moving it if it pointed elsewhere); audited."""
-    _registry().set_alias(name, alias, version, reason=reason or None)
+    model_registry().set_alias(name, alias, version, reason=reason or None)
 
 
-def _registry() -> ModelRegistry:
+def model_registry() -> ModelRegistry:
+    """The registry on the process client's store (embedded only, for now)."""
     from loopml.registry import ModelRegistry
 
     service = get_client().service

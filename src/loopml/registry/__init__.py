@@ -17,6 +17,7 @@ from loopml.registry._entities import (
     RegisteredModelsPage,
     Stage,
 )
+from loopml.registry._lineage import lineage, model_uri
 from loopml.registry._registry import ModelRegistry
 
 __all__ = [
@@ -27,4 +28,6 @@ __all__ = [
     "RegisteredModel",
     "RegisteredModelsPage",
     "Stage",
+    "lineage",
+    "model_uri",
 ]

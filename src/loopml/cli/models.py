@@ -1,0 +1,155 @@
+"""``loopml models``: registered models, their versions, aliases, audit log and lineage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from loopml.cli._app import new_app
+from loopml.cli._output import console, fmt_time, print_json
+from loopml.client import get_client, model_registry
+from loopml.data import DatasetCatalog
+from loopml.registry import lineage, model_uri
+from loopml.tracking import TrackingService
+
+__all__ = ["models_app"]
+
+models_app = new_app("Registered models: versions, aliases, audit log and lineage.")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+RefArgument = Annotated[
+    str, typer.Argument(help="name@alias, name/3, name (latest) or a models:/ URI.")
+]
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(asdict(value), default=str))
+
+
+@models_app.command("list")
+def list_cmd(as_json: JsonOption = False) -> None:
+    """List registered models with their aliases.
+
+    Example: [bold]loopml models list --json[/]
+    """
+    models = model_registry().search_models(max_results=1000).models
+    if as_json:
+        print_json([_jsonable(m) for m in models])
+        return
+    table = Table("model", "aliases", "description", "updated", title="Registered models")
+    for m in models:
+        aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items()))
+        table.add_row(m.name, aliases, m.description, fmt_time(m.last_updated_timestamp))
+    console.print(table)
+
+
+@models_app.command("show")
+def show_cmd(ref: RefArgument, as_json: JsonOption = False) -> None:
+    """Show one model version: source, run, stage, aliases, metrics and datasets.
+
+    Example: [bold]loopml models show churn@production[/]
+    """
+    version = model_registry().resolve(model_uri(ref))
+    if as_json:
+        print_json(_jsonable(version))
+        return
+    aliases = ", ".join(version.aliases) or "-"
+    console.print(f"[bold]{version.name}[/] version {version.version} ({version.status}, "
+                  f"stage {version.current_stage.value}, aliases {aliases})")  # fmt: skip
+    console.print(f"source {version.source}  run {version.run_id or '-'}")
+    for key, value in sorted(version.metrics.items()):
+        console.print(f"  {key} = {value:g}")
+    for dataset in version.datasets:
+        console.print(f"  trained on {dataset}")
+
+
+@models_app.command("alias")
+def alias_cmd(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    alias: Annotated[str, typer.Argument(help="Alias to set or move, e.g. champion.")],
+    version: Annotated[int, typer.Argument(help="Version the alias points at.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Point NAME@ALIAS at VERSION (moving it if it pointed elsewhere); audited.
+
+    Example: [bold]loopml models alias churn champion 4 --reason "beats v3 on May data"[/]
+    """
+    registry = model_registry()
+    registry.set_alias(name, alias, version, reason=reason or None)
+    moved = registry.get_version_by_alias(name, alias)
+    if as_json:
+        print_json({"name": name, "alias": alias, "version": moved.version})
+        return
+    console.print(f"{name}@{alias} → version {moved.version}")
+
+
+@models_app.command("audit")
+def audit_cmd(
+    name: Annotated[str | None, typer.Argument(help="Model name; all models if omitted.")] = None,
+    limit: Annotated[int, typer.Option(help="Most recent entries to show.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the audit log: who changed what, when, from what to what, and why.
+
+    Example: [bold]loopml models audit churn --limit 20[/]
+    """
+    entries = model_registry().audit(name, limit=limit)
+    if as_json:
+        print_json([_jsonable(e) for e in entries])
+        return
+    table = Table("when", "who", "action", "model", "from", "to", "reason", title="Audit log")
+    for e in entries:
+        row = _jsonable(e)
+        table.add_row(fmt_time(row.get("timestamp", 0)), str(row.get("user", "")),
+                      str(row.get("action", "")), str(row.get("name", "")),
+                      json.dumps(row.get("before")), json.dumps(row.get("after")),
+                      str(row.get("reason") or ""))  # fmt: skip
+    console.print(table)
+
+
+@models_app.command("lineage")
+def lineage_cmd(ref: RefArgument, as_json: JsonOption = False) -> None:
+    """Show where a model version came from: run, dataset versions, the steps and runs
+    that produced them, and the code commits.
+
+    Example: [bold]loopml models lineage churn@production --json[/]
+    """
+    registry = model_registry()  # embedded-only for now: a clear error through a server
+    service = get_client().service
+    assert isinstance(service, TrackingService)
+    tree = lineage(registry, service, DatasetCatalog(registry.store), ref)
+    if as_json:
+        print_json(tree)
+        return
+    root = Tree(f"[bold]{tree['model']}[/] v{tree['version']} "
+                f"({', '.join(tree['aliases']) or tree['stage']})  {tree['source']}")  # fmt: skip
+    _add_run(root, tree["run"], "trained by")
+    for dataset in tree["datasets"]:
+        if "missing" in dataset:
+            root.add(f"[red]{dataset['ref']}: {dataset['missing']}[/]")
+            continue
+        node = root.add(f"dataset [bold]{dataset['ref']}[/] {dataset['rows']:,} rows, "
+                        f"hash {dataset['hash'][:12]}")  # fmt: skip
+        _add_run(node, dataset["produced_by"], f"produced by step {dataset['step']}"
+                 if dataset["step"] else "produced by")  # fmt: skip
+    console.print(root)
+
+
+def _add_run(parent: Tree, run: dict[str, Any] | None, label: str) -> None:
+    if run is None:
+        parent.add(f"[dim]{label}: no run recorded[/]")
+        return
+    if "missing" in run:
+        parent.add(f"[red]{label} run {run['run_id']}: {run['missing']}[/]")
+        return
+    commit = run.get("git_commit") or "no git commit"
+    dirty = " (dirty)" if run.get("git_dirty") else ""
+    node = parent.add(f"{label} run [bold]{run['name']}[/] {run['run_id'][:12]} "
+                      f"{run['status']}, commit {commit[:12]}{dirty}")  # fmt: skip
+    if run.get("pipeline_run"):
+        _add_run(node, run["pipeline_run"], "in pipeline run")
