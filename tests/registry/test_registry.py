@@ -13,14 +13,19 @@ from loopml.tracking import Run
 def test_public_surface_is_pinned() -> None:
     assert sorted(loopml.registry.__all__) == [
         "AuditEntry",
+        "GateFailed",
+        "GateReport",
         "ModelRegistry",
         "ModelVersion",
         "ModelVersionsPage",
         "RegisteredModel",
         "RegisteredModelsPage",
+        "RuleResult",
         "Stage",
         "lineage",
+        "load_policy",
         "model_uri",
+        "promote",
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,7 +15,7 @@ from loopml.cli._app import new_app
 from loopml.cli._output import console, fmt_time, print_json
 from loopml.client import get_client, model_registry
 from loopml.data import DatasetCatalog
-from loopml.registry import lineage, model_uri
+from loopml.registry import GateFailed, lineage, model_uri, promote
 from loopml.tracking import TrackingService
 
 __all__ = ["models_app"]
@@ -86,6 +87,53 @@ def alias_cmd(
         print_json({"name": name, "alias": alias, "version": moved.version})
         return
     console.print(f"{name}@{alias} → version {moved.version}")
+
+
+@models_app.command("promote")
+def promote_cmd(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[int, typer.Option("--version", help="The version to promote.")],
+    alias: Annotated[str, typer.Option(help="The alias to move, e.g. production.")],
+    policy: Annotated[
+        Path | None, typer.Option(help="Promotion policy YAML (metrics, beats_champion...).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Move the alias even if a gate fails.")] = False,
+    reason: Annotated[str, typer.Option(help="Why (required with --force; audited).")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Run the promotion gates and, when every rule passes, move NAME@ALIAS to the version.
+
+    A failed gate refuses with a report of each rule's figures (exit 2); --force with a
+    --reason overrides, and both are in the audit log.
+
+    Example: [bold]loopml models promote churn --version 4 --alias production --policy gates.yaml[/]
+    """
+    import loopml
+
+    try:
+        report = promote(
+            model_registry(), name, version, alias, policy=policy, force=force, reason=reason,
+            load_model=loopml.load_model, load_frame=loopml.data.get,
+        )  # fmt: skip
+    except GateFailed as exc:
+        _print_report(exc.details, as_json)
+        raise
+    _print_report(report.to_dict(), as_json)
+
+
+def _print_report(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(report)
+        return
+    table = Table("rule", "result", "detail", title=f"Gates for {report['name']} "
+                  f"v{report['version']} → @{report['alias']}")  # fmt: skip
+    for rule in report["rules"]:
+        mark = "[green]pass[/]" if rule["passed"] else "[red]FAIL[/]"
+        table.add_row(rule["rule"], mark, rule["detail"])
+    console.print(table)
+    if report["promoted"]:
+        forced = " [yellow](forced)[/]" if report.get("forced") else ""
+        console.print(f"{report['name']}@{report['alias']} → v{report['version']}{forced}")
 
 
 @models_app.command("audit")

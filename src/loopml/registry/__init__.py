@@ -17,17 +17,23 @@ from loopml.registry._entities import (
     RegisteredModelsPage,
     Stage,
 )
+from loopml.registry._gates import GateFailed, GateReport, RuleResult, load_policy, promote
 from loopml.registry._lineage import lineage, model_uri
 from loopml.registry._registry import ModelRegistry
 
 __all__ = [
     "AuditEntry",
+    "GateFailed",
+    "GateReport",
     "ModelRegistry",
     "ModelVersion",
     "ModelVersionsPage",
     "RegisteredModel",
     "RegisteredModelsPage",
+    "RuleResult",
     "Stage",
     "lineage",
+    "load_policy",
     "model_uri",
+    "promote",
 ]
