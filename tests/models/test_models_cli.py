@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 import loopml
-from loopml.client import set_client
 from loopml.pipeline import Pipeline, step
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LOOPML_DB_URL", raising=False)
-    monkeypatch.delenv("LOOPML_TRACKING_URI", raising=False)
-    set_client(None)
-    yield tmp_path / "home"
-    while loopml.active_run() is not None:
-        loopml.end_run()
-    set_client(None)
 
 
 @step

@@ -4,7 +4,6 @@ and a forced override with its reason, through the Python API and ``loopml model
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from sklearn.tree import DecisionTreeClassifier
 from typer.testing import CliRunner
 
 import loopml
-from loopml.client import model_registry, set_client
+from loopml.client import model_registry
 from loopml.errors import InvalidInput
 from loopml.registry import GateFailed, promote
 
@@ -25,18 +24,6 @@ POLICY = {
     "signature_compatible": True,
     "required_tags": ["reviewed"],
 }  # fmt: skip
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LOOPML_DB_URL", raising=False)
-    monkeypatch.delenv("LOOPML_TRACKING_URI", raising=False)
-    set_client(None)
-    yield tmp_path / "home"
-    while loopml.active_run() is not None:
-        loopml.end_run()
-    set_client(None)
 
 
 def _register(X: pd.DataFrame, y: pd.Series, depth: int) -> int:

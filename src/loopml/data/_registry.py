@@ -29,7 +29,7 @@ from loopml.data._entities import (
     DatasetVersion,
     check_dataset_name,
 )
-from loopml.data._sources import content_hash, quarantine_table, read_source
+from loopml.data._sources import content_hash, location_of, quarantine_table, read_source
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import open_store
 from loopml.tracking import artifact_store_from_settings
@@ -212,9 +212,9 @@ class DataService:
         )
 
     def _streamable(self, source: Any, what: str, stream: bool | None) -> Any:
-        from loopml.data._stream import STREAM_MIN_BYTES, fspath_or_url, open_parquet_source
+        from loopml.data._stream import STREAM_MIN_BYTES, open_parquet_source
 
-        location = fspath_or_url(source) if stream is not False else None
+        location = location_of(source) if stream is not False else None
         if location is None:
             return None
         return open_parquet_source(

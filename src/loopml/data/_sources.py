@@ -22,6 +22,7 @@ __all__ = [
     "HashSink",
     "compact",
     "content_hash",
+    "location_of",
     "quarantine_table",
     "read_source",
     "to_arrow",
@@ -148,13 +149,22 @@ def read_source(
 
         safe = make_url(sql_url).render_as_string(hide_password=True)
         return _read_sql(source, sql_url, what=what), {"kind": "sql", "url": safe, "query": source}
-    if isinstance(source, str | os.PathLike):
-        location = os.fspath(source)
-        if "://" not in location:
-            location = str(Path(location).expanduser().resolve())
+    location = location_of(source)
+    if location is not None:
         table = _read_file(location, what=what, encoding=encoding, storage_options=options)
         return table, {"kind": "file", "uri": location}
     return to_arrow(source, what=what), {"kind": "dataframe", "type": type(source).__name__}
+
+
+def location_of(source: Any) -> str | None:
+    """The file a path or URL source names (a local path made absolute), or None for a
+    source that is not a path or URL."""
+    if not isinstance(source, str | os.PathLike):
+        return None
+    location = os.fspath(source)
+    if "://" not in location:
+        location = str(Path(location).expanduser().resolve())
+    return location
 
 
 class HashSink:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -216,18 +215,6 @@ def merge_validations(parts: list[tuple[int, ValidationResult]], *, sample: int 
         schema_errors=schema_errors,
         num_valid_rows=0 if schema_errors else num_valid,
     )
-
-
-def fspath_or_url(source: Any) -> str | None:
-    """The location a path or URL source names, as ``read_source`` resolves it."""
-    if not isinstance(source, str | os.PathLike):
-        return None
-    location = os.fspath(source)
-    if "://" not in location:
-        from pathlib import Path
-
-        location = str(Path(location).expanduser().resolve())
-    return location
 
 
 def _write_and_hash(writer: pq.ParquetWriter, hasher: ChunkHasher, batch: pa.RecordBatch) -> None:
