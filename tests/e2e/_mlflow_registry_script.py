@@ -39,7 +39,8 @@ def main() -> None:
         info = mlflow.sklearn.log_model(model, name="model", registered_model_name="iris")
     run_id = run.info.run_id
     # The client finds the run's logged model and registers it again: version 2.
-    v2 = mlflow.register_model(f"runs:/{run_id}/model", "iris")
+    # (tagged: an identical create this soon after would be answered as a retry of v1)
+    v2 = mlflow.register_model(f"runs:/{run_id}/model", "iris", tags={"via": "register_model"})
     client = MlflowClient()
     # Version 3 keeps a runs:/ source: the client resolves it itself on download.
     v3 = client.create_model_version("iris", f"runs:/{run_id}/model", run_id=run_id)

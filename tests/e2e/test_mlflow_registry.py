@@ -12,6 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sklearn.datasets import load_iris
+
+import loopml
+from loopml.client import Client, set_client
+from loopml.config import Settings
 
 SCRIPT = Path(__file__).with_name("_mlflow_registry_script.py")
 BAD = (400, "INVALID_PARAMETER_VALUE")
@@ -20,7 +25,7 @@ EXISTS = (400, "RESOURCE_ALREADY_EXISTS")
 
 
 @pytest.mark.slow
-def test_registry_driven_by_the_mlflow_client(live_server: Any) -> None:
+def test_registry_driven_by_the_mlflow_client(live_server: Any, tmp_path: Path) -> None:
     env = dict(live_server.env, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="1")
     env.pop("MLFLOW_TRACKING_URI", None)
     out = subprocess.run(
@@ -41,7 +46,7 @@ def test_registry_driven_by_the_mlflow_client(live_server: Any) -> None:
     assert seen["v2"] == ["2", root, run_id, "READY"]
     assert seen["v3"] == ["3", f"runs:/{run_id}/model", run_id]
     assert seen["by_alias"] == ["2", ["champion"], "second"]
-    assert seen["v2_tags"] == {"validated": "yes"}
+    assert seen["v2_tags"] == {"validated": "yes", "via": "register_model"}
     # archive_existing_versions moved version 1 out of Production.
     assert seen["moved"] == ["2", "Production"]
     assert seen["v1"] == ["Archived", root, run_id, ["challenger"], "READY"]
@@ -77,6 +82,21 @@ def test_registry_driven_by_the_mlflow_client(live_server: Any) -> None:
         "bad_source": "INVALID_PARAMETER_VALUE",
         "deleted": "RESOURCE_DOES_NOT_EXIST",
     }
+
+    # loopml's own client registers and loads what the MLflow client logged, by its logged
+    # model's artifact root (models:/m-<id>) and by runs:/<run>/model, whose files MLflow 3
+    # keeps with the logged model rather than among the run's artifacts.
+    set_client(Client(Settings(home=tmp_path / "client", tracking_uri=live_server.url)))
+    try:
+        registry = loopml.model_registry()
+        registry.create_model("iris-again")
+        assert registry.create_version("iris-again", f"models:/{model_id}").source == root
+        assert loopml.register_model(f"runs:/{run_id}/model", "iris-again").version == 2
+        rows = load_iris(return_X_y=True)[0][::25]
+        for uri in ("models:/iris-again/1", "models:/iris-again/2"):
+            assert loopml.load_model(uri).predict(rows).tolist() == seen["expected"], uri
+    finally:
+        set_client(None)
 
 
 def _check(response: httpx.Response, status: int, code: str) -> None:

@@ -1,4 +1,5 @@
-"""MLflow's client retries lost requests (POSTs too): a retried create makes nothing twice."""
+"""MLflow's client retries lost requests (POSTs too): a retried create makes nothing twice
+(runs, experiments and model versions)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import time
 from typing import Any
 
 import httpx
+from sqlalchemy import update
+
+from loopml.registry import RETRY_WINDOW_MS
+from loopml.store import ModelVersionRow, Store
 
 
 def _create(url: str, **body: Any) -> str:
@@ -48,3 +53,51 @@ def test_a_retried_experiment_create_never_makes_a_second_one(live_server: Any) 
     assert again.status_code == 400 and again.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
     found = httpx.post(f"{url}/search", json={"filter": "name = 'once'"}).json()
     assert [e["experiment_id"] for e in found["experiments"]] == [first.json()["experiment_id"]]
+
+
+def test_a_retried_model_version_create_answers_the_first_version(live_server: Any) -> None:
+    api = f"{live_server.url}/api/2.0/mlflow"
+    run = httpx.post(f"{api}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]
+    rid = run["run_id"]
+    httpx.post(f"{api}/registered-models/create", json={"name": "churn"}).raise_for_status()
+    request = {"name": "churn", "source": f"runs:/{rid}/model", "run_id": rid,
+               "description": "d", "tags": [{"key": "k", "value": "v"}]}  # fmt: skip
+
+    def create(**changes: Any) -> dict[str, Any]:
+        response = httpx.post(f"{api}/model-versions/create", json={**request, **changes})
+        assert response.status_code == 200, response.text
+        return dict(response.json()["model_version"])
+
+    first = create()
+    assert first["version"] == "1"
+    # The client's retry of a create whose answer it lost: the same version, as it was.
+    assert create() == first
+    # Any difference is a deliberate create: a new version (each answering its own retry).
+    assert create(tags=[{"key": "k", "value": "w"}])["version"] == "2"
+    assert create(tags=[{"key": "k", "value": "w"}])["version"] == "2"
+    assert create(description="e")["version"] == "3"
+    assert create(source=f"runs:/{rid}/other")["version"] == "4"
+    assert create(source=f"runs:/{rid}/other")["version"] == "4"
+    # Version 1 is no longer the newest: the same request again is a new version.
+    assert create()["version"] == "5"
+
+    # Outside the window (the version made longer ago than any retry takes): a new version.
+    store = Store(live_server.db_url or f"sqlite:///{live_server.home / 'loopml.db'}")
+    try:
+        with store.write() as conn:
+            conn.execute(
+                update(ModelVersionRow)
+                .where(ModelVersionRow.version == 5)
+                .values(creation_timestamp=int(time.time() * 1000) - RETRY_WINDOW_MS - 1000)
+            )
+    finally:
+        store.dispose()
+    assert create()["version"] == "6"
+
+    # After the version is deleted, the same request makes a new one (never number 6).
+    httpx.request(
+        "DELETE", f"{api}/model-versions/delete", json={"name": "churn", "version": "6"}
+    ).raise_for_status()
+    assert create()["version"] == "7"
+    found = httpx.get(f"{api}/model-versions/search", params={"filter": "name = 'churn'"}).json()
+    assert sorted(int(v["version"]) for v in found["model_versions"]) == [1, 2, 3, 4, 5, 7]

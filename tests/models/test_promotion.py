@@ -1,5 +1,6 @@
 """Promotion gates: thresholds, challenger vs champion on the same data, signature, tags,
-and a forced override with its reason, through the Python API and ``loopml models promote``."""
+approvals, and a forced override with its reason, through the Python API and ``loopml models
+promote``."""
 
 from __future__ import annotations
 
@@ -93,3 +94,44 @@ def test_bad_policies_are_named(home: Path) -> None:
         promote(model_registry(), "iris", 1, "production", policy={"vibes": True})
     with pytest.raises(InvalidInput, match="not valid YAML"):
         promote(model_registry(), "iris", 1, "production", policy="metrics: [oops")
+
+
+def test_approvals_gate_through_the_cli_and_a_typed_python_policy(
+    home: Path, tmp_path: Path
+) -> None:
+    import getpass
+
+    from loopml.registry import PromotionPolicy
+
+    me = getpass.getuser()
+    with loopml.start_run(experiment="churn") as run:
+        loopml.log_metric("accuracy", 0.93)
+    version = loopml.register_model(f"runs:/{run.run_id}/model", "churn").version
+    policy_file = tmp_path / "gates.yaml"
+    policy_file.write_text(f"metrics:\n  accuracy: {{min: 0.9}}\n"
+                           f"approvals:\n  min: 2\n  from: [{me}, bob, carol]\n")  # fmt: skip
+    from loopml.cli import app
+
+    runner = CliRunner()
+    args = ["models", "promote", "churn", "--version", str(version), "--alias", "production",
+            "--policy", str(policy_file), "--json"]  # fmt: skip
+    model_registry().approve_version("churn", version, user="mallory")  # not in from
+    approved = runner.invoke(app, ["models", "approve", "churn", "--version", str(version)])
+    assert approved.exit_code == 0, approved.output
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2, refused.output
+    rules = {r["rule"]: r for r in json.loads(refused.stdout)["rules"]}
+    assert rules["metrics.accuracy"]["passed"] and not rules["approvals"]["passed"]
+    assert rules["approvals"]["figures"]["approved_by"] == [me]
+    assert rules["approvals"]["figures"]["not_counted"] == ["mallory"]
+    assert rules["approvals"]["figures"]["missing"] == 1
+
+    model_registry().approve_version("churn", version, user="bob", reason="second pair of eyes")
+    promoted = runner.invoke(app, args)
+    assert promoted.exit_code == 0, promoted.output
+    assert json.loads(promoted.stdout)["promoted"] is True
+    # The same policy in Python, typed.
+    typed: PromotionPolicy = {"metrics": {"accuracy": {"min": 0.9}},
+                              "approvals": {"min": 2, "from": [me, "bob", "carol"]}}  # fmt: skip
+    report = promote(model_registry(), "churn", version, "staging", policy=typed)
+    assert report.promoted and report.rules[-1].figures["approved_by"] == [me, "bob"]

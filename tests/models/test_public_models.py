@@ -61,10 +61,6 @@ def test_register_alias_and_load_by_name(
         loopml.log_metric("accuracy", 0.97)
         loopml.log_model(iris_clf, "model", input_example=X.head(5))
     uri = f"runs:/{run.run_id}/model"
-    if client.settings.is_remote:  # the registry has no HTTP adapter yet: refused, by name
-        with pytest.raises(NotFound, match="not served over HTTP yet"):
-            loopml.register_model(uri, "iris")
-        return
     first = loopml.register_model(uri, "iris", reason="baseline")
     second = loopml.register_model(uri, "iris")
     assert (first.version, second.version) == (1, 2)

@@ -12,16 +12,20 @@ from loopml.tracking import Run
 
 def test_public_surface_is_pinned() -> None:
     assert sorted(loopml.registry.__all__) == [
+        "Approval",
         "AuditEntry",
         "GateFailed",
         "GateReport",
         "ModelRegistry",
         "ModelVersion",
         "ModelVersionsPage",
+        "PromotionPolicy",
+        "RETRY_WINDOW_MS",
         "RegisteredModel",
         "RegisteredModelsPage",
         "RuleResult",
         "Stage",
+        "check_user",
         "lineage",
         "load_policy",
         "model_uri",

@@ -1,11 +1,12 @@
-"""``loopml models``: registered models, their versions, aliases, audit log and lineage."""
+"""``loopml models``: registered models, their versions, aliases, approvals, promotion,
+archiving, audit log and lineage."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -13,7 +14,7 @@ from rich.tree import Tree
 
 from loopml.cli._app import new_app
 from loopml.cli._output import console, fmt_time, print_json
-from loopml.client import get_client, model_registry
+from loopml.client import RemoteService, get_client, model_registry
 from loopml.data import DatasetCatalog
 from loopml.registry import GateFailed, lineage, model_uri, promote
 from loopml.tracking import TrackingService
@@ -25,6 +26,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 RefArgument = Annotated[
     str, typer.Argument(help="name@alias, name/3, name (latest) or a models:/ URI.")
 ]
+NameArgument = Annotated[str, typer.Argument(help="Registered model name.")]
+VersionOption = Annotated[int, typer.Option("--version", help="The version number.")]
+ReasonOption = Annotated[str, typer.Option(help="Why (kept in the audit log).")]
+_KEY_METRICS = 4  # metric columns shown by default: the table stays readable
 
 
 def _jsonable(value: Any) -> Any:
@@ -68,6 +73,41 @@ def show_cmd(ref: RefArgument, as_json: JsonOption = False) -> None:
         console.print(f"  trained on {dataset}")
 
 
+@models_app.command("versions")
+def versions_cmd(
+    name: NameArgument,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            "-m",
+            help="A metric to show as a column (repeatable); default: the "
+            f"first {_KEY_METRICS} by name.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a model's versions, oldest first: status, stage, aliases, source run, when it
+    was created and its key metrics.
+
+    Example: [bold]loopml models versions churn --metric auc --metric f1[/]
+    """
+    versions = model_registry().list_versions(name)
+    if as_json:
+        print_json([_jsonable(v) for v in versions])
+        return
+    keys = metric or sorted({k for v in versions for k in v.metrics})[:_KEY_METRICS]
+    table = Table("version", "status", "stage", "aliases", "run", "created", *keys,
+                  title=f"Versions of {name}")  # fmt: skip
+    for v in versions:
+        figures = (f"{v.metrics[k]:.4g}" if k in v.metrics else "-" for k in keys)
+        table.add_row(str(v.version), v.status, v.current_stage.value, ", ".join(v.aliases),
+                      (v.run_id or "-")[:12], fmt_time(v.creation_timestamp), *figures)  # fmt: skip
+    console.print(table)
+    if not versions:
+        console.print(f"{name} has no versions yet")
+
+
 @models_app.command("alias")
 def alias_cmd(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
@@ -89,13 +129,68 @@ def alias_cmd(
     console.print(f"{name}@{alias} → version {moved.version}")
 
 
+@models_app.command("archive")
+def archive_cmd(
+    name: NameArgument,
+    version: VersionOption,
+    reason: ReasonOption = "",
+    force: Annotated[
+        bool, typer.Option(help="Archive even if aliases point at it (they stay in place).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Retire a version: move it to the legacy stage Archived (audited). It stays loadable
+    by number.
+
+    A version an alias points at is refused (exit 5), naming the aliases: move them first
+    with [bold]loopml models alias[/], or pass --force to archive it anyway; archiving
+    never moves an alias, so they keep serving it.
+
+    Example: [bold]loopml models archive churn --version 3 --reason "superseded by v4"[/]
+    """
+    archived = model_registry().archive_version(name, version, force=force, reason=reason or None)
+    if as_json:
+        print_json(_jsonable(archived))
+        return
+    console.print(f"{archived.name} v{archived.version} → {archived.current_stage.value}")
+    if archived.aliases:
+        served = ", ".join(f"{archived.name}@{a}" for a in archived.aliases)
+        console.print(f"[yellow]still served by {served}[/]")
+
+
+@models_app.command("approve")
+def approve_cmd(
+    name: NameArgument,
+    version: VersionOption,
+    reason: Annotated[str, typer.Option(help="What you checked (kept with the approval).")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a version as the current user (audited). A promotion policy's
+    [bold]approvals: {min: 2}[/] rule counts the distinct users who approved it; approving
+    twice counts once.
+
+    Example: [bold]loopml models approve churn --version 4 --reason "read the eval report"[/]
+    """
+    registry = model_registry()
+    approval = registry.approve_version(name, version, reason=reason or None)
+    users = [a.user for a in registry.list_approvals(name, version)]
+    if as_json:
+        print_json({**_jsonable(approval), "approved_by": users})
+        return
+    console.print(f"{approval.user} approved {approval.name} v{approval.version}; "
+                  f"approved by {len(users)}: {', '.join(users)}")  # fmt: skip
+
+
 @models_app.command("promote")
 def promote_cmd(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[int, typer.Option("--version", help="The version to promote.")],
     alias: Annotated[str, typer.Option(help="The alias to move, e.g. production.")],
     policy: Annotated[
-        Path | None, typer.Option(help="Promotion policy YAML (metrics, beats_champion...).")
+        Path | None,
+        typer.Option(
+            help="Promotion policy YAML (metrics, beats_champion, required_tags, approvals...)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Move the alias even if a gate fails.")] = False,
     reason: Annotated[str, typer.Option(help="Why (required with --force; audited).")] = "",
@@ -167,10 +262,12 @@ def lineage_cmd(ref: RefArgument, as_json: JsonOption = False) -> None:
 
     Example: [bold]loopml models lineage churn@production --json[/]
     """
-    registry = model_registry()  # embedded-only for now: a clear error through a server
     service = get_client().service
-    assert isinstance(service, TrackingService)
-    tree = lineage(registry, service, DatasetCatalog(registry.store), ref)
+    # Through a server, runs and dataset versions are read from it, as the registry is.
+    datasets = (
+        service.datasets if isinstance(service, RemoteService) else DatasetCatalog(service.store)
+    )
+    tree = lineage(model_registry(), cast(TrackingService, service), datasets, ref)
     if as_json:
         print_json(tree)
         return

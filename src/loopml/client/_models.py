@@ -2,8 +2,7 @@
 
 ``loopml.models`` packages and loads models, ``loopml.registry`` keeps their versions and
 aliases; this module joins them to the process's client, which knows the active run and
-the store. The registry is embedded-only for now: through a server it answers a clear
-error rather than writing to a local store behind the user's back.
+the store. With ``LOOPML_TRACKING_URI`` the registry is the server's, method for method.
 """
 
 from __future__ import annotations
@@ -11,9 +10,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
+from loopml.artifacts import normalize_artifact_path
 from loopml.client._fluent import get_client
 from loopml.client._logging import log_artifacts
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
@@ -35,19 +38,28 @@ def log_model(
     input_example: Any = None,
     allow_pickle: bool = False,
     metadata: Mapping[str, Any] | None = None,
+    registered_model_name: str | None = None,
 ) -> ModelInfo:
     """Save ``model`` (scikit-learn with skops, or any object with ``predict`` as pyfunc
-    with ``allow_pickle=True``) among the active run's artifacts under ``name``.
+    with ``allow_pickle=True``) among the active run's artifacts under ``name``; with
+    ``registered_model_name``, also register it as that model's next version.
 
     Example::
 
         with loopml.start_run() as run:
-            loopml.log_model(clf, "model", input_example=X_test[:5])
-        model = loopml.load_model(f"runs:/{run.run_id}/model")
+            loopml.log_model(clf, "model", input_example=X_test[:5],
+                             registered_model_name="iris")
+        model = loopml.load_model("models:/iris/1")
     """
     from loopml import models
+    from loopml.client._fluent import active_run
 
-    return models.log_model(
+    run = active_run()
+    if registered_model_name is not None and run is None:
+        # Checked first: a model logged to a run started here and then not registered
+        # would leave the user with half of what they asked for.
+        raise InvalidInput("log_model(registered_model_name=...) needs an active run")
+    info = models.log_model(
         model,
         name,
         log_artifacts=log_artifacts,
@@ -56,6 +68,10 @@ def log_model(
         allow_pickle=allow_pickle,
         metadata=metadata,
     )
+    if registered_model_name is not None and run is not None:
+        get_client().flush()  # the version records the run's metrics: write them first
+        register_model(f"runs:/{run.run_id}/{info.path}", registered_model_name)
+    return info
 
 
 def load_model(
@@ -70,12 +86,52 @@ def load_model(
     target = os.fspath(uri)
     if target.startswith("models:/"):
         target = model_registry().resolve(target).source
+    if target.startswith("mlflow-artifacts:") or target.startswith("models:/m-"):
+        # Versions that the MLflow client registered point at its artifact roots.
+        scratch = Path(tempfile.mkdtemp(prefix="loopml-model-"))
+        try:
+            local = _download_source(target, scratch)
+            return models.load_model(local, allow_pickle=allow_pickle, trusted_types=trusted_types)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return models.load_model(
         target,
         allow_pickle=allow_pickle,
         trusted_types=trusted_types,
-        download=get_client().download_artifacts,
+        download=_download_run_model,
     )
+
+
+def _download_run_model(run_id: str, path: str, dst: Path) -> Path:
+    """A run's model files; for MLflow 3 runs, the logged model of that name it produced
+    (the client logs a model's files there, not among the run's artifacts)."""
+    client = get_client()
+    try:
+        return client.download_artifacts(run_id, path, dst)
+    except NotFound:
+        service = client.service
+        for output in sorted(service.logged_models.outputs(run_id), key=lambda o: -o.step):
+            with contextlib.suppress(NotFound):
+                if service.logged_models.get(output.model_id).name == path:
+                    return service.model_artifacts.download(output.model_id, "", dst / path)
+        raise
+
+
+def _download_source(source: str, dst: Path) -> Path:
+    """The files of a registered ``mlflow-artifacts:/`` or ``models:/m-<id>`` source."""
+    client = get_client()
+    if source.startswith("models:/"):
+        return client.service.model_artifacts.download(source.removeprefix("models:/"), "", dst)
+    # The registry stored the canonical form, mlflow-artifacts:/<path> without a host.
+    rest = source.removeprefix("mlflow-artifacts:").lstrip("/")
+    parts = normalize_artifact_path(rest).split("/")
+    # <experiment>/models/<model id>/artifacts/<path> or <experiment>/<run id>/artifacts/<path>
+    if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
+        rel = "/".join(parts[4:])
+        return client.service.model_artifacts.download(parts[2], rel, dst)
+    if len(parts) >= 3 and parts[2] == "artifacts":
+        return client.download_artifacts(parts[1], "/".join(parts[3:]), dst)
+    raise InvalidInput(f"cannot load {source!r}: not a run's or a logged model's artifacts")
 
 
 def register_model(
@@ -127,14 +183,13 @@ def set_model_alias(name: str, alias: str, version: int | str, *, reason: str = 
 
 
 def model_registry() -> ModelRegistry:
-    """The registry on the process client's store (embedded only, for now)."""
+    """The registry of the process client's store, or of its server
+    (``LOOPML_TRACKING_URI``): the same methods either way."""
+    from loopml.client._registry import RemoteRegistry
+    from loopml.client._remote import RemoteService
     from loopml.registry import ModelRegistry
 
     service = get_client().service
-    store = getattr(service, "store", None)
-    if store is None:
-        raise NotFound(
-            "the model registry is not served over HTTP yet: register and resolve models "
-            "with the embedded store (LOOPML_DB_URL / LOOPML_HOME, without LOOPML_TRACKING_URI)"
-        )
-    return ModelRegistry(store)
+    if isinstance(service, RemoteService):
+        return cast(ModelRegistry, RemoteRegistry(service))
+    return ModelRegistry(service.store)

@@ -60,6 +60,7 @@ class RemoteService:
         self.logged_models = cast(LoggedModels, _Area(self, "logged_models"))
         self.datasets = cast(DatasetCatalog, _Area(self, "datasets"))
         self.artifacts = RemoteArtifacts(self)
+        self.model_artifacts = RemoteModelArtifacts(self)
         self.blobs = RemoteBlobs(self)
 
     def _connect(self) -> httpx.Client:
@@ -141,11 +142,66 @@ def _url_path(path: str) -> str:
     return quote(normalize_artifact_path(path), safe="/")
 
 
-class RemoteArtifacts:
-    """Run artifacts on a server: bytes stream as request bodies, never through JSON."""
+class _RemoteFiles:
+    """Reading the files of an owner (a run, a logged model) on a server."""
+
+    _area = "artifacts"  # the native API area that lists them
+    _route = "runs"  # and the byte route: /<route>/<owner>/artifacts/<path>
+    _kind = "run"
 
     def __init__(self, remote: RemoteService) -> None:
         self._remote = remote
+
+    def list(self, owner: str, path: str = "") -> builtins.list[ArtifactInfo]:
+        """The files and directories directly under ``path`` (``""`` is the root)."""
+        found = self._remote.call(self._area, "list", (owner, path), {})
+        return cast(builtins.list[ArtifactInfo], found)
+
+    def read_bytes(self, owner: str, path: str) -> bytes:
+        """The content of one artifact file (the server verified it against its sha256)."""
+        url = f"/{self._route}/{quote(owner, safe='')}/artifacts/{_url_path(path)}"
+        return self._remote.send("GET", url).content
+
+    def _files(self, owner: str, base: str) -> builtins.list[str]:
+        files: builtins.list[str] = []
+        for entry in self.list(owner, base):
+            files.extend(self._files(owner, entry.path) if entry.is_dir else [entry.path])
+        return files
+
+    def download(
+        self, owner: str, path: str = "", dst: str | os.PathLike[str] | None = None
+    ) -> Path:
+        """Copy an artifact file, or a directory recursively, to ``dst``; returns the local path."""
+        import tempfile
+
+        base = normalize_artifact_path(path, allow_empty=True)
+        files = self._files(owner, base)
+        if not files and base:
+            # Not a directory: maybe a file (listing a file answers nothing).
+            parent = base.rpartition("/")[0]
+            files = [e.path for e in self.list(owner, parent) if e.path == base and not e.is_dir]
+        if not files:
+            raise NotFound(f"{self._kind} {owner} has no artifact {base!r}")
+        dst_root = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="loopml-"))
+        top = dst_root / Path(base).name if base else dst_root
+        for file in files:
+            rel = file[len(base) :].lstrip("/") if base else file
+            target = top / rel if rel else top
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.read_bytes(owner, file))
+        return top
+
+
+class RemoteModelArtifacts(_RemoteFiles):
+    """The files of logged models on a server (read-only: MLflow's client writes them)."""
+
+    _area = "model_artifacts"
+    _route = "models"
+    _kind = "logged model"
+
+
+class RemoteArtifacts(_RemoteFiles):
+    """Run artifacts on a server: bytes stream as request bodies, never through JSON."""
 
     def _put(self, run_id: str, target: str, content: Any) -> ArtifactInfo:
         response = self._remote.send(
@@ -185,45 +241,6 @@ class RemoteArtifacts:
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> ArtifactInfo:
         """Store ``data`` at the artifact path ``artifact_file``."""
         return self._put(run_id, artifact_file, data)
-
-    def list(self, run_id: str, path: str = "") -> builtins.list[ArtifactInfo]:
-        """The files and directories directly under ``path`` (``""`` is the root)."""
-        found = self._remote.call("artifacts", "list", (run_id, path), {})
-        return cast(builtins.list[ArtifactInfo], found)
-
-    def read_bytes(self, run_id: str, path: str) -> bytes:
-        """The content of one artifact file (the server verified it against its sha256)."""
-        url = f"/runs/{quote(run_id, safe='')}/artifacts/{_url_path(path)}"
-        return self._remote.send("GET", url).content
-
-    def _files(self, run_id: str, base: str) -> builtins.list[str]:
-        files: builtins.list[str] = []
-        for entry in self.list(run_id, base):
-            files.extend(self._files(run_id, entry.path) if entry.is_dir else [entry.path])
-        return files
-
-    def download(
-        self, run_id: str, path: str = "", dst: str | os.PathLike[str] | None = None
-    ) -> Path:
-        """Copy an artifact file, or a directory recursively, to ``dst``; returns the local path."""
-        import tempfile
-
-        base = normalize_artifact_path(path, allow_empty=True)
-        files = self._files(run_id, base)
-        if not files and base:
-            # Not a directory: maybe a file (listing a file answers nothing).
-            parent = base.rpartition("/")[0]
-            files = [e.path for e in self.list(run_id, parent) if e.path == base and not e.is_dir]
-        if not files:
-            raise NotFound(f"run {run_id} has no artifact {base!r}")
-        dst_root = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="loopml-"))
-        top = dst_root / Path(base).name if base else dst_root
-        for file in files:
-            rel = file[len(base) :].lstrip("/") if base else file
-            target = top / rel if rel else top
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self.read_bytes(run_id, file))
-        return top
 
     def delete(self, run_id: str, path: str, *, allow_ended: bool = False) -> int:
         """Forget an artifact file or directory; returns how many files were removed."""

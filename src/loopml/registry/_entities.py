@@ -7,8 +7,10 @@ from enum import StrEnum
 from typing import Any
 
 from loopml.errors import InvalidInput
+from loopml.tracking._codec import register_type
 
 __all__ = [
+    "Approval",
     "AuditEntry",
     "ModelVersion",
     "ModelVersionsPage",
@@ -18,6 +20,7 @@ __all__ = [
 ]
 
 
+@register_type  # registry results cross the wire to loopml's remote client
 class Stage(StrEnum):
     """MLflow's legacy stages (deprecated there in favour of aliases, still resolved)."""
 
@@ -43,6 +46,7 @@ class Stage(StrEnum):
         )
 
 
+@register_type
 @dataclass(frozen=True, slots=True)
 class RegisteredModel:
     """A named model; ``aliases`` maps each alias to the version it points at."""
@@ -56,6 +60,7 @@ class RegisteredModel:
     aliases: dict[str, int] = field(default_factory=dict)
 
 
+@register_type
 @dataclass(frozen=True, slots=True)
 class ModelVersion:
     """One numbered, immutable snapshot of a registered model.
@@ -86,6 +91,7 @@ class ModelVersion:
     datasets: tuple[str, ...] = ()
 
 
+@register_type
 @dataclass(frozen=True, slots=True)
 class RegisteredModelsPage:
     """One page of a model search; ``next_page_token`` is None on the last page."""
@@ -94,6 +100,7 @@ class RegisteredModelsPage:
     next_page_token: str | None
 
 
+@register_type
 @dataclass(frozen=True, slots=True)
 class ModelVersionsPage:
     """One page of a version search; ``next_page_token`` is None on the last page."""
@@ -102,6 +109,7 @@ class ModelVersionsPage:
     next_page_token: str | None
 
 
+@register_type
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One row of the append-only registry audit log.
@@ -125,3 +133,22 @@ class AuditEntry:
     before: Any
     after: Any
     reason: str | None
+
+
+@register_type
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """One user's approval of one model version (kept in the audit log).
+
+    Attributes:
+        name: the model's current name.
+        user: who approved; a user's repeated approvals of a version are one approval.
+        timestamp: when they first approved it (milliseconds since the epoch).
+        reason: what they said when approving, if anything.
+    """
+
+    name: str
+    version: int
+    user: str
+    timestamp: int
+    reason: str | None = None

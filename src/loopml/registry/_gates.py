@@ -1,19 +1,11 @@
 """Promotion gates: the rules a version must pass before an alias moves to it.
 
-A policy (YAML or a dict) lists rules; :func:`promote` checks every rule, reports each
-one's figures, and moves the alias only when all pass, or when forced with a reason (both
-recorded in the audit log). The registry runs the challenger-vs-champion comparison itself:
-both models predict the same evaluation dataset, and the same metric is computed for each.
-
-    metrics:                      # thresholds on the version's metrics snapshot
-      accuracy: {min: 0.9}
-    beats_champion:               # challenger vs the version the alias points at now
-      dataset: iris-eval@1
-      target: target
-      metric: accuracy            # accuracy, f1, roc_auc, rmse, mae, r2
-      by: 0.0
-    signature_compatible: true    # the champion's input columns, same dtypes
-    required_tags: [reviewed]
+A policy (see ``_policy.py``: a dict, a :class:`PromotionPolicy`, YAML text or a file) lists
+rules; :func:`promote` checks every rule, reports each one's figures, and moves the alias
+only when all pass, or when forced with a reason (both recorded in the audit log). The
+registry runs the challenger-vs-champion comparison itself: both models predict the same
+evaluation dataset, and the same metric is computed for each. The ``approvals`` rule counts
+the distinct users who approved this very version (:meth:`ModelRegistry.approve_version`).
 """
 
 from __future__ import annotations
@@ -23,16 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import yaml
-
 from loopml.errors import InvalidInput, LoopMLError, NotFound
-from loopml.registry._entities import ModelVersion
+from loopml.registry._entities import Approval, ModelVersion
+from loopml.registry._policy import load_policy
 
-__all__ = ["GateFailed", "GateReport", "RuleResult", "load_policy", "promote"]
+__all__ = ["GateFailed", "GateReport", "RuleResult", "promote"]
 
 _HIGHER_IS_BETTER = {"accuracy": True, "f1": True, "roc_auc": True, "r2": True,
                      "rmse": False, "mae": False}  # fmt: skip
-_RULES = ("metrics", "beats_champion", "signature_compatible", "required_tags")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,29 +62,6 @@ class GateFailed(InvalidInput):
     code = "GATE_FAILED"
 
 
-def load_policy(policy: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
-    """A policy from a dict, a YAML file path or YAML text; unknown rules are refused."""
-    if policy is None:
-        return {}
-    if isinstance(policy, Mapping):
-        loaded: Any = dict(policy)
-    else:
-        text = os.fspath(policy)
-        if "\n" not in text and os.path.isfile(text):
-            with open(text, encoding="utf-8") as f:
-                text = f.read()
-        try:
-            loaded = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"the promotion policy is not valid YAML: {exc}") from None
-    if not isinstance(loaded, dict):
-        raise InvalidInput("a promotion policy is a mapping of rules (metrics, beats_champion...)")
-    unknown = sorted(set(loaded) - set(_RULES))
-    if unknown:
-        raise InvalidInput(f"unknown promotion rules {unknown}; known: {list(_RULES)}")
-    return loaded
-
-
 def promote(
     registry: Any,
     name: str,
@@ -110,6 +77,9 @@ def promote(
     """Check ``version`` of ``name`` against the policy and move ``name@alias`` to it.
 
     Args:
+        registry: a :class:`ModelRegistry` (or the remote client's registry).
+        policy: the rules, as a dict, a :class:`PromotionPolicy`, YAML text or a YAML file
+            path (see :func:`load_policy`); None checks nothing.
         load_model: loads a ``models:/`` URI (the champion-vs-challenger and signature
             rules need it); load_frame: loads a dataset reference as a DataFrame.
         force: move the alias even when a rule fails; needs a ``reason``, and both are
@@ -131,6 +101,9 @@ def promote(
         results.append(_metric_rule(challenger, *threshold))
     if rules.get("required_tags"):
         results.append(_tags_rule(challenger, list(rules["required_tags"])))
+    if rules.get("approvals"):
+        approvals = registry.list_approvals(name, challenger.version)
+        results.append(_approvals_rule(approvals, rules["approvals"]))
     if rules.get("signature_compatible"):
         results.append(_signature_rule(challenger, champion, load_model))
     if rules.get("beats_champion"):
@@ -167,6 +140,24 @@ def _tags_rule(version: ModelVersion, required: list[str]) -> RuleResult:
     missing = [t for t in required if t not in version.tags]
     detail = f"missing tags {missing}" if missing else "all present"
     return RuleResult("required_tags", not missing, detail, {"missing": missing})
+
+
+def _approvals_rule(approvals: list[Approval], rule: Mapping[str, Any]) -> RuleResult:
+    wanted, allowed = int(rule["min"]), rule.get("from")
+    users = [a.user for a in approvals]
+    counted = [u for u in users if allowed is None or u in allowed]
+    ignored = [u for u in users if u not in counted]
+    missing = max(0, wanted - len(counted))
+    figures = {"approved_by": counted, "count": len(counted), "min": wanted,
+               "missing": missing, "from": allowed, "not_counted": ignored}  # fmt: skip
+    who = f" ({', '.join(counted)})" if counted else ""
+    detail = f"{len(counted)} of {wanted} approvals{who}"
+    if missing:
+        pool = [u for u in allowed if u not in counted] if allowed is not None else []
+        detail += f"; {missing} missing" + (f", from {', '.join(pool)}" if pool else "")
+    if ignored:
+        detail += f"; not counted (not in from): {', '.join(ignored)}"
+    return RuleResult("approvals", not missing, detail, figures)
 
 
 def _load(load_model: Callable[[str], Any] | None, version: ModelVersion) -> Any:

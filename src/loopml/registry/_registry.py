@@ -1,6 +1,6 @@
 """The model registry service: registered models, aliases, URIs and the audit log.
 
-Per-version operations (create, update, stages, tags, search) live in ``_versions.py``;
+Per-version operations are mixins (``_versions.py``, ``_stages.py``, ``_approvals.py``);
 every write here and there runs in one transaction with its audit row.
 """
 
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.ids import now_ms
+from loopml.registry._approvals import ApprovalOps
 from loopml.registry._audit import read_audit, record
 from loopml.registry._entities import (
     AuditEntry,
@@ -24,6 +25,7 @@ from loopml.registry._entities import (
 )
 from loopml.registry._rows import load_models, load_versions, model_row, version_row
 from loopml.registry._search import fetch_page, model_filter, model_order
+from loopml.registry._stages import StageOps
 from loopml.registry._validation import (
     check_alias,
     check_description,
@@ -31,7 +33,6 @@ from loopml.registry._validation import (
     check_tags,
     check_version,
 )
-from loopml.registry._versions import VersionOps
 from loopml.store import (
     ModelAliasRow,
     ModelVersionRow,
@@ -48,7 +49,7 @@ MAX_MODEL_RESULTS = 1000
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<ref>[^/@]+)|@(?P<alias>[^/@]+))$")
 
 
-class ModelRegistry(VersionOps):
+class ModelRegistry(StageOps, ApprovalOps):
     """Registered models, their versions, aliases and legacy stages, over one store.
 
     Every change appends a row to the audit log in the same transaction: who (``user``,

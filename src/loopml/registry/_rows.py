@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, tuple_
+from sqlalchemy import Connection, Row, select, tuple_, update
 
 from loopml.errors import NotFound
 from loopml.registry._entities import ModelVersion, RegisteredModel, Stage
@@ -16,9 +16,18 @@ from loopml.store import (
     ModelVersionTagRow,
     RegisteredModelRow,
     RegisteredModelTagRow,
+    RegistryAuditRow,
 )
 
-__all__ = ["VERSION_COLUMNS", "load_models", "load_versions", "model_row", "version_row"]
+__all__ = [
+    "VERSION_COLUMNS",
+    "aliases_of",
+    "load_models",
+    "load_versions",
+    "model_row",
+    "touch_model",
+    "version_row",
+]
 
 # A version row with its model's name: what every version query selects.
 VERSION_COLUMNS = (RegisteredModelRow.name, *ModelVersionRow.__table__.c)
@@ -54,11 +63,40 @@ def version_row(conn: Connection, model: Row[Any], version: int) -> Row[Any]:
         .where(ModelVersionRow.model_id == model.model_id, ModelVersionRow.version == version)
     ).first()
     if row is None:
+        # A deleted version's number is never reused, so its delete is the whole story.
+        deleted = conn.execute(
+            select(RegistryAuditRow.id).where(
+                RegistryAuditRow.model_id == model.model_id,
+                RegistryAuditRow.version == version,
+                RegistryAuditRow.action == "delete_version",
+            )
+        ).first()
         raise NotFound(
-            f"model {model.name!r} has no version {version}",
-            details={"name": model.name, "version": version},
+            f"model {model.name!r} has no version {version}"
+            + (": it was deleted (see its audit log)" if deleted else ""),
+            details={"name": model.name, "version": version, "deleted": deleted is not None},
         )
     return row
+
+
+def aliases_of(conn: Connection, model: Row[Any], version: int) -> list[str]:
+    """The aliases that point at one version, sorted."""
+    return list(
+        conn.execute(
+            select(ModelAliasRow.alias)
+            .where(ModelAliasRow.model_id == model.model_id, ModelAliasRow.version == version)
+            .order_by(ModelAliasRow.alias)
+        ).scalars()
+    )
+
+
+def touch_model(conn: Connection, model_id: int, now: int) -> None:
+    """Mark the model changed: every write to it or its versions moves this timestamp."""
+    conn.execute(
+        update(RegisteredModelRow)
+        .where(RegisteredModelRow.model_id == model_id)
+        .values(last_updated_timestamp=now)
+    )
 
 
 def load_models(conn: Connection, rows: Sequence[Row[Any]]) -> list[RegisteredModel]:

@@ -1,4 +1,5 @@
-"""Model versions and their stages: the half of :class:`ModelRegistry` that is per version."""
+"""Model versions: create (with the retry rule of ``_retries.py``), read, describe, tag and
+search. Stages, archiving and deletion are in ``_stages.py``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,20 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.ids import now_ms
 from loopml.registry._audit import record
 from loopml.registry._entities import ModelVersion, ModelVersionsPage, Stage
-from loopml.registry._rows import VERSION_COLUMNS, load_versions, model_row, version_row
+from loopml.registry._retries import check_retry_window, find_retried
+from loopml.registry._rows import (
+    VERSION_COLUMNS,
+    load_versions,
+    model_row,
+    touch_model,
+    version_row,
+)
 from loopml.registry._search import fetch_page, version_filter, version_order
 from loopml.registry._sources import canonical_source
 from loopml.registry._validation import (
@@ -27,7 +35,6 @@ from loopml.registry._validation import (
     check_version,
 )
 from loopml.store import (
-    ModelAliasRow,
     ModelVersionRow,
     ModelVersionTagRow,
     RegisteredModelRow,
@@ -56,16 +63,11 @@ def _check_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
     return out
 
 
-def _touch(conn: Connection, model_id: int, now: int) -> None:
-    conn.execute(
-        update(RegisteredModelRow)
-        .where(RegisteredModelRow.model_id == model_id)
-        .values(last_updated_timestamp=now)
-    )
-
-
 class VersionOps:
-    """Version operations; :class:`ModelRegistry` inherits them and supplies the store."""
+    """Version operations; :class:`ModelRegistry` inherits them and supplies the store.
+
+    The other per-version mixins (stages, approvals) build on this one for ``_who``.
+    """
 
     store: Store
     user: str | None
@@ -86,6 +88,7 @@ class VersionOps:
         signature: str = "",
         user: str | None = None,
         reason: str | None = None,
+        retry_window_ms: int = 0,
     ) -> ModelVersion:
         """Register a new version of ``name``, READY at once, numbered one past the last.
 
@@ -96,10 +99,21 @@ class VersionOps:
             metrics: a snapshot of the metrics the version is judged by.
             datasets: dataset-version references (``name@N``) it was trained/evaluated on.
             signature: the model signature as text.
+            retry_window_ms: treat this call as a possible retry of a create whose answer
+                was lost: when the model's newest version (never deleted, none registered
+                after it) was created at most this long ago from an identical request
+                (same source, run, user, description, tags, metrics, datasets, signature),
+                answer that version and register nothing. 0, the default, registers a new
+                version on every call, as MLflow's own registry does. The MLflow route
+                passes :data:`RETRY_WINDOW_MS`, which covers the MLflow client's whole
+                retry schedule. The trade-off: a deliberate identical re-registration
+                within the window also gets the same version back. The check holds the
+                model's row lock, so concurrent identical creates make one version.
 
         Raises:
             NotFound: no such model.
-            InvalidInput: a bad source (see :func:`canonical_source`), run id, tag or metric.
+            InvalidInput: a bad source (see :func:`canonical_source`), run id, tag, metric
+                or retry window.
         """
         values = {
             "description": check_description(description),
@@ -110,10 +124,16 @@ class VersionOps:
         tag_values = check_tags(tags)
         if run_id is not None and (not isinstance(run_id, str) or not _RUN_ID.match(run_id)):
             raise InvalidInput(f"run_id {run_id!r} is not a 32-character hex run id")
-        who, now = self._who(user), now_ms()
+        window, who, now = check_retry_window(retry_window_ms), self._who(user), now_ms()
         with self.store.write() as conn:
             model = model_row(conn, check_model_name(name), lock=True)
             canonical, owner = canonical_source(conn, source, run_id)
+            retried = find_retried(
+                conn, model, tags=tag_values, window_ms=window, now=now,
+                fields={**values, "source": canonical, "run_id": owner, "user_id": who},
+            )  # fmt: skip
+            if retried is not None:
+                return load_versions(conn, [version_row(conn, model, retried)])[0]
             # The counter lives on the (locked) model row and only grows: two writers can
             # never draw the same number, and a deleted version's number is not reused.
             number = conn.execute(
@@ -163,6 +183,22 @@ class VersionOps:
         with self.store.read() as conn:
             return load_versions(conn, [version_row(conn, model_row(conn, name), number)])[0]
 
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of one model (deleted ones are gone), oldest first.
+
+        Raises:
+            NotFound: no model has this name.
+        """
+        with self.store.read() as conn:
+            model = model_row(conn, name)
+            rows = conn.execute(
+                select(*VERSION_COLUMNS)
+                .join(RegisteredModelRow, RegisteredModelRow.model_id == ModelVersionRow.model_id)
+                .where(ModelVersionRow.model_id == model.model_id)
+                .order_by(ModelVersionRow.version)
+            ).all()
+            return load_versions(conn, rows)
+
     def _change_version(
         self,
         name: str,
@@ -185,7 +221,7 @@ class VersionOps:
                     .where(ModelVersionRow.version == number)
                     .values(**values, last_updated_timestamp=now)
                 )
-                _touch(conn, model.model_id, now)
+                touch_model(conn, model.model_id, now)
                 record(
                     conn, user=who, action=action, entity="version", model_id=model.model_id,
                     name=model.name, version=number, before=before, after=values, reason=reason,
@@ -210,90 +246,6 @@ class VersionOps:
             user=user,
             reason=reason,
         )
-
-    def transition_stage(
-        self,
-        name: str,
-        version: int | str,
-        stage: str | Stage,
-        *,
-        archive_existing_versions: bool = False,
-        user: str | None = None,
-        reason: str | None = None,
-    ) -> ModelVersion:
-        """Move a version to a legacy stage (MLflow's ``transition-stage``).
-
-        Args:
-            archive_existing_versions: also move every other version in the target stage
-                to Archived (only for Staging and Production, as MLflow).
-        """
-        target = Stage.parse(stage)
-        if archive_existing_versions and target not in (Stage.STAGING, Stage.PRODUCTION):
-            raise InvalidInput(
-                f"archive_existing_versions only applies to Staging and Production, not {target}"
-            )
-        number, who, now = check_version(version), self._who(user), now_ms()
-        with self.store.write() as conn:
-            model = model_row(conn, name, lock=True)
-            row = version_row(conn, model, number)
-            moves = [] if row.current_stage == target.value else [(number, row.current_stage)]
-            if archive_existing_versions:
-                others = conn.execute(
-                    select(ModelVersionRow.version, ModelVersionRow.current_stage).where(
-                        ModelVersionRow.model_id == model.model_id,
-                        ModelVersionRow.version != number,
-                        ModelVersionRow.current_stage == target.value,
-                    )
-                ).all()
-                moves += [(o.version, o.current_stage) for o in others]
-            for moved, old in moves:
-                new = target if moved == number else Stage.ARCHIVED
-                conn.execute(
-                    update(ModelVersionRow)
-                    .where(ModelVersionRow.model_id == model.model_id)
-                    .where(ModelVersionRow.version == moved)
-                    .values(current_stage=new.value, last_updated_timestamp=now)
-                )
-                why = reason if moved == number else f"version {number} moved to {target}"
-                record(
-                    conn, user=who, action="transition_stage", entity="version",
-                    model_id=model.model_id, name=model.name, version=moved,
-                    before={"stage": old}, after={"stage": new.value}, reason=why,
-                )  # fmt: skip
-            if moves:
-                _touch(conn, model.model_id, now)
-            return load_versions(conn, [version_row(conn, model, number)])[0]
-
-    def delete_version(
-        self, name: str, version: int | str, *, user: str | None = None, reason: str | None = None
-    ) -> None:
-        """Delete a version, its tags and the aliases that point at it (each alias audited)."""
-        number, who, now = check_version(version), self._who(user), now_ms()
-        with self.store.write() as conn:
-            model = model_row(conn, name, lock=True)
-            row = version_row(conn, model, number)
-            aliases = conn.execute(
-                select(ModelAliasRow.alias).where(
-                    ModelAliasRow.model_id == model.model_id, ModelAliasRow.version == number
-                )
-            ).scalars()
-            for alias in aliases:
-                record(
-                    conn, user=who, action="delete_alias", entity="alias",
-                    model_id=model.model_id, name=model.name, version=number, alias=alias,
-                    before={"version": number}, after=None, reason=f"version {number} deleted",
-                )  # fmt: skip
-            conn.execute(
-                delete(ModelVersionRow).where(
-                    ModelVersionRow.model_id == model.model_id, ModelVersionRow.version == number
-                )
-            )
-            _touch(conn, model.model_id, now)
-            record(
-                conn, user=who, action="delete_version", entity="version",
-                model_id=model.model_id, name=model.name, version=number, reason=reason,
-                before={"source": row.source, "run_id": row.run_id, "stage": row.current_stage},
-            )  # fmt: skip
 
     def set_version_tag(
         self,
@@ -352,7 +304,7 @@ class VersionOps:
             else:
                 row = {"model_id": model.model_id, "version": number, "key": key, "value": value}
                 upsert(conn, ModelVersionTagRow, [row], keys=list(row)[:3], update=["value"])
-            _touch(conn, model.model_id, now)
+            touch_model(conn, model.model_id, now)
             record(
                 conn, user=who, action=action,
                 entity="version", model_id=model.model_id, name=model.name, version=number,

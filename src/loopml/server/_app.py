@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.areas = {
         "datasets": DatasetCatalog(app.state.tracking.store),
         "pipeline_cache": CacheIndex(app.state.tracking.store, app.state.tracking.blobs),
+        "registry": app.state.registry,
     }
     install_error_handlers(app)
     # The MLflow UI calls the same API under /ajax-api.

@@ -73,9 +73,13 @@ _ENUMS: dict[str, type[Enum]] = {
 
 
 def register_type(cls: type[Any]) -> type[Any]:
-    """Let another service's dataclass cross the wire (the data layer registers its own)."""
+    """Let another service's dataclass or enum cross the wire (the data layer and the
+    registry register their own)."""
+    if isinstance(cls, type) and issubclass(cls, Enum):
+        _ENUMS[cls.__name__] = cls
+        return cls
     if not dataclasses.is_dataclass(cls):
-        raise TypeError(f"{cls.__name__} is not a dataclass")
+        raise TypeError(f"{cls.__name__} is not a dataclass or an enum")
     _DATACLASSES[cls.__name__] = cls
     return cls
 

@@ -1,8 +1,14 @@
 """MLflow REST: the model registry's versions (``/model-versions``).
 
-``model-versions/create`` is not idempotent: the MLflow client retries it on 5xx/429 and a
-retry of a call that did commit registers the next version number with the same source.
-MLflow's server behaves the same; a request id to deduplicate on would need a column.
+``model-versions/create`` answers a retry with the version its first attempt made. The
+MLflow client retries POSTs (up to 7 times, on 429/5xx or a lost answer, over about 18
+minutes with its defaults), and its request carries no id to deduplicate on, so the route
+asks the registry for its retry rule (:data:`~loopml.registry.RETRY_WINDOW_MS`, see
+:meth:`~loopml.registry.ModelRegistry.create_version`): an identical request (same model,
+source, run, tags and description) arriving within 20 minutes of the model's newest
+version, while that version exists, gets that version back. The price: a client that
+deliberately registers the very same thing twice in a row within 20 minutes also gets one
+version, where MLflow's own server makes two; a different tag or description makes two.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.errors import NotFound
-from loopml.registry import ModelVersion
+from loopml.registry import RETRY_WINDOW_MS, ModelVersion
 from loopml.server._wire import read_fields, reply
 from loopml.server.mlflow._experiments import _service, _tags
 from loopml.server.mlflow._registry_models import registry, version_json, version_number
@@ -63,6 +69,7 @@ async def create(request: Request) -> Response:
         run_id=f.string("run_id", required=False) or None,
         description=f.string("description", required=False, default=""),
         tags=_tags(f.items("tags")),
+        retry_window_ms=RETRY_WINDOW_MS,
     )
     return _version_reply(version)
 

@@ -7,7 +7,8 @@ Two kinds of route:
   the embedded API, method for method, with the same batching: one flush of the client's
   writer is one request and one transaction.
 - Artifact bytes stream as request and response bodies, never as JSON:
-  ``PUT|GET /runs/{run_id}/artifacts/{path}`` and ``PUT /blobs``.
+  ``PUT|GET /runs/{run_id}/artifacts/{path}``, ``GET /models/{model_id}/artifacts/{path}``
+  (logged models' files) and ``PUT|GET /blobs``.
 
 Errors answer ``{"error": {code, message, details}}`` with the error's HTTP status; the
 client rebuilds the same exception class from ``code``.
@@ -22,6 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.errors import InvalidInput, NotFound, PayloadTooLarge
+from loopml.registry import ModelRegistry
 from loopml.server._wire import received_file, reply
 from loopml.tracking import TrackingService
 from loopml.tracking._codec import NATIVE_API, decode, encode
@@ -51,6 +53,14 @@ _METHODS: dict[str, frozenset[str]] = {
     "logged_models": frozenset(
         {"create", "get", "search", "finalize", "set_tags", "delete_tag", "log_params"}
         | {"log_metrics", "delete", "log_outputs", "log_inputs", "outputs", "inputs"}
+    ),
+    "model_artifacts": frozenset({"list"}),
+    # Every public method of the registry: each works on the store alone and takes plain
+    # values; promotion (which loads models) runs on the client, through these.
+    "registry": frozenset(
+        name
+        for name, _ in inspect.getmembers(ModelRegistry, inspect.isfunction)
+        if not name.startswith("_")
     ),
 }
 
@@ -104,7 +114,17 @@ async def upload(run_id: str, path: str, request: Request) -> Response:
 @router.get("/runs/{run_id}/artifacts/{path:path}")
 async def download(run_id: str, path: str, request: Request) -> Response:
     """The bytes of one artifact file, verified against its sha256."""
-    data = _service(request).artifacts.read_bytes(run_id, path)
+    return _file_reply(_service(request).artifacts.read_bytes(run_id, path))
+
+
+@router.get("/models/{model_id}/artifacts/{path:path}")
+async def download_model_file(model_id: str, path: str, request: Request) -> Response:
+    """The bytes of one file of a logged model, verified against its sha256."""
+    return _file_reply(_service(request).model_artifacts.read_bytes(model_id, path))
+
+
+def _file_reply(data: bytes) -> Response:
+    # A download, never rendered by a browser that happens to open the URL.
     return Response(
         data,
         media_type="application/octet-stream",
