@@ -26,6 +26,7 @@ def test_public_surface_is_pinned() -> None:
             "ColumnSpec",
             "LoadedModel",
             "ModelInfo",
+            "OnnxExport",
             "Signature",
             "TensorSpec",
             "infer_signature",

@@ -74,3 +74,19 @@ def test_register_alias_and_load_by_name(
         loopml.load_model("models:/iris@challenger")
     with pytest.raises(InvalidInput, match="runs:/"):
         loopml.register_model(str(tmp_path), "iris")
+
+
+def test_onnx_export_logged_registered_and_served_from_the_registry(
+    client: Client, iris: tuple[pd.DataFrame, pd.Series], iris_clf: Any
+) -> None:
+    X, _ = iris
+    with loopml.start_run(experiment="models"):
+        info = loopml.log_model(
+            iris_clf, "model", input_example=X.head(20), onnx=True, registered_model_name="iris"
+        )
+    assert info.onnx is not None and info.onnx.max_abs_diff <= 1e-4
+    native = loopml.load_model("models:/iris/1")
+    fast = loopml.load_model("models:/iris/1", backend="onnx")
+    assert (native.backend, fast.backend) == ("native", "onnx")
+    np.testing.assert_array_equal(fast.predict(X), iris_clf.predict(X))
+    np.testing.assert_allclose(fast.predict_proba(X), iris_clf.predict_proba(X), atol=1e-4)

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from loopml.artifacts import normalize_artifact_path
 from loopml.client._fluent import get_client
@@ -39,10 +39,19 @@ def log_model(
     allow_pickle: bool = False,
     metadata: Mapping[str, Any] | None = None,
     registered_model_name: str | None = None,
+    flavor: str | None = None,
+    onnx: bool | Literal["try"] = False,
+    onnx_sample: Any = None,
 ) -> ModelInfo:
-    """Save ``model`` (scikit-learn with skops, or any object with ``predict`` as pyfunc
-    with ``allow_pickle=True``) among the active run's artifacts under ``name``; with
+    """Save ``model`` among the active run's artifacts under ``name``; with
     ``registered_model_name``, also register it as that model's next version.
+
+    The flavor is detected (scikit-learn with skops, XGBoost, LightGBM, ONNX; any other
+    object with ``predict`` is a pyfunc, pickled only with ``allow_pickle=True``) or named
+    by ``flavor``. ``onnx=True`` also exports a scikit-learn model to ONNX, checked for
+    agreement with the original on ``onnx_sample`` (else the input example); ``"try"``
+    skips the export with a warning when it cannot be made. See
+    :func:`loopml.models.save_model`.
 
     Example::
 
@@ -67,6 +76,9 @@ def log_model(
         input_example=input_example,
         allow_pickle=allow_pickle,
         metadata=metadata,
+        flavor=flavor,
+        onnx=onnx,
+        onnx_sample=onnx_sample,
     )
     if registered_model_name is not None and run is not None:
         get_client().flush()  # the version records the run's metrics: write them first
@@ -75,12 +87,17 @@ def log_model(
 
 
 def load_model(
-    uri: str | os.PathLike[str], *, allow_pickle: bool = False, trusted_types: Sequence[str] = ()
+    uri: str | os.PathLike[str],
+    *,
+    allow_pickle: bool = False,
+    trusted_types: Sequence[str] = (),
+    backend: Literal["native", "onnx"] = "native",
 ) -> LoadedModel:
     """Load a model: a directory (loopml's ``loopml-model.yaml`` or MLflow's ``MLmodel``),
     ``runs:/<run_id>/<path>``, or a registered version: ``models:/name/3``,
     ``models:/name@alias``, ``models:/name/Production``. Pickled weights load only with
-    ``allow_pickle=True``, after their sha256 is checked."""
+    ``allow_pickle=True``, after their sha256 is checked; ``backend="onnx"`` runs the
+    model's ONNX export with onnxruntime."""
     from loopml import models
 
     target = os.fspath(uri)
@@ -91,7 +108,9 @@ def load_model(
         scratch = Path(tempfile.mkdtemp(prefix="loopml-model-"))
         try:
             local = _download_source(target, scratch)
-            return models.load_model(local, allow_pickle=allow_pickle, trusted_types=trusted_types)
+            return models.load_model(
+                local, allow_pickle=allow_pickle, trusted_types=trusted_types, backend=backend
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return models.load_model(
@@ -99,6 +118,7 @@ def load_model(
         allow_pickle=allow_pickle,
         trusted_types=trusted_types,
         download=_download_run_model,
+        backend=backend,
     )
 
 

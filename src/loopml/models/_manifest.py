@@ -18,6 +18,7 @@ from loopml.models._signature import Signature
 __all__ = [
     "MANIFEST",
     "Manifest",
+    "OnnxExport",
     "requirements_for",
     "resolve_inside",
     "sha256_file",
@@ -27,11 +28,73 @@ __all__ = [
 MANIFEST = "loopml-model.yaml"
 FORMAT_VERSION = 1
 
-# The distributions each flavor needs at load time, pinned to what saved the model.
-_FLAVOR_PACKAGES = {
+# The distributions each flavor needs at load time, pinned to what saved the model. A tuple
+# names alternatives that install the same import package: the one installed is recorded
+# (xgboost-cpu users get ``xgboost-cpu==...``, which is what they can reinstall).
+_FLAVOR_PACKAGES: dict[str, list[str | tuple[str, ...]]] = {
     "sklearn": ["scikit-learn", "skops", "scipy", "numpy", "pandas"],
     "pyfunc": ["cloudpickle", "numpy", "pandas"],
+    "xgboost": [("xgboost", "xgboost-cpu"), "scikit-learn", "numpy", "pandas"],
+    "lightgbm": ["lightgbm", "numpy", "pandas"],
+    "onnx": ["onnxruntime", "numpy", "pandas"],
 }
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    """The ONNX copy of a scikit-learn model, written by ``save_model(..., onnx=True)``.
+
+    Attributes:
+        weights: the ``.onnx`` file, relative to the model directory.
+        sha256: its sha256, checked before onnxruntime reads it.
+        max_abs_diff: the largest absolute difference between the ONNX model and the
+            original on the checked rows: on ``predict_proba`` for classifiers that have
+            it, on ``predict`` for regressors; None for classifiers without probabilities
+            (their labels were compared exactly).
+        rows_checked: how many rows the agreement check ran on.
+        opset: the ONNX opset of the default domain.
+        requirements: ``name==version`` of what loading it needs (onnxruntime, numpy,
+            pandas).
+        options: how to read it back (which outputs are the labels and probabilities...).
+    """
+
+    weights: str
+    sha256: str
+    max_abs_diff: float | None
+    rows_checked: int
+    opset: int
+    requirements: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only, for ``yaml.safe_dump``."""
+        return {
+            "weights": self.weights,
+            "sha256": self.sha256,
+            "max_abs_diff": self.max_abs_diff,
+            "rows_checked": self.rows_checked,
+            "opset": self.opset,
+            "requirements": list(self.requirements),
+            "options": dict(self.options),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> OnnxExport:
+        """Rebuild from :meth:`to_dict`; a malformed mapping is an :class:`InvalidInput`."""
+        try:
+            diff = raw.get("max_abs_diff")
+            options = raw.get("options") or {}
+            return cls(
+                weights=str(raw["weights"]),
+                sha256=str(raw["sha256"]),
+                max_abs_diff=None if diff is None else float(diff),
+                rows_checked=int(raw.get("rows_checked", 0)),
+                opset=int(raw.get("opset", 0)),
+                requirements=[str(r) for r in raw.get("requirements") or []],
+                options=dict(options) if isinstance(options, dict) else {},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInput(f"malformed onnx export record in {MANIFEST}: {raw!r}") from exc
 
 
 @dataclass
@@ -39,13 +102,17 @@ class Manifest:
     """The content of ``loopml-model.yaml``.
 
     Attributes:
-        flavor: ``sklearn`` or ``pyfunc``.
-        serialization: how ``weights`` is encoded: ``skops`` or ``cloudpickle``.
+        flavor: ``sklearn``, ``xgboost``, ``lightgbm``, ``onnx`` or ``pyfunc``.
+        serialization: how ``weights`` is encoded: ``skops``, ``cloudpickle``,
+            ``xgboost-ubj``, ``lightgbm-text`` or ``onnx``.
         weights: the weights file, relative to the model directory.
         sha256: the weights file's sha256, checked before it is deserialized.
         signature: inputs and outputs, if known.
         requirements: ``name==version`` of the packages the flavor needs.
         metadata: free-form user metadata.
+        flavor_options: what the flavor needs besides the weights to rebuild the model
+            (its class, classes, objective...); plain YAML types.
+        onnx: the ONNX export of a scikit-learn model, if one was written.
     """
 
     flavor: str
@@ -57,6 +124,8 @@ class Manifest:
     metadata: dict[str, Any] = field(default_factory=dict)
     loopml_version: str = ""
     python_version: str = field(default_factory=platform.python_version)
+    flavor_options: dict[str, Any] = field(default_factory=dict)
+    onnx: OnnxExport | None = None
 
     def write(self, directory: Path) -> Path:
         """Write ``loopml-model.yaml`` into ``directory``; returns its path."""
@@ -72,6 +141,11 @@ class Manifest:
             "loopml_version": self.loopml_version,
             "python_version": self.python_version,
         }
+        # Written only when present, so sklearn and pyfunc manifests keep their old shape.
+        if self.flavor_options:
+            body["flavor_options"] = self.flavor_options
+        if self.onnx is not None:
+            body["onnx"] = self.onnx.to_dict()
         target = directory / MANIFEST
         try:
             text = yaml.safe_dump(body, sort_keys=False)
@@ -103,6 +177,10 @@ class Manifest:
             raise InvalidInput(f"{path} misses {', '.join(missing)}", details={"path": str(path)})
         sig = raw.get("signature")
         meta = raw.get("metadata") or {}
+        options = raw.get("flavor_options") or {}
+        if not isinstance(options, dict):
+            raise InvalidInput(f"{path}: flavor_options must be a mapping")
+        export = raw.get("onnx")
         return cls(
             flavor=str(raw["flavor"]),
             serialization=str(raw["serialization"]),
@@ -113,17 +191,25 @@ class Manifest:
             metadata=dict(meta) if isinstance(meta, dict) else {},
             loopml_version=str(raw.get("loopml_version", "")),
             python_version=str(raw.get("python_version", "")),
+            flavor_options=options,
+            onnx=OnnxExport.from_dict(export) if export else None,
         )
 
 
 def requirements_for(flavor: str) -> list[str]:
-    """``name==version`` of each installed package that ``flavor`` needs."""
+    """``name==version`` of each installed package that ``flavor`` needs.
+
+    Where several distributions provide the same package (``xgboost`` and
+    ``xgboost-cpu``), the installed one is recorded.
+    """
     out = []
-    for name in _FLAVOR_PACKAGES.get(flavor, []):
-        try:
-            out.append(f"{name}=={importlib_metadata.version(name)}")
-        except importlib_metadata.PackageNotFoundError:
-            continue  # an optional extra; the model may still load without it
+    for entry in _FLAVOR_PACKAGES.get(flavor, []):
+        for name in (entry,) if isinstance(entry, str) else entry:
+            try:
+                out.append(f"{name}=={importlib_metadata.version(name)}")
+                break
+            except importlib_metadata.PackageNotFoundError:
+                continue  # an optional extra; the model may still load without it
     return out
 
 

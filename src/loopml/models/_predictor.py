@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,9 @@ class LoadedModel:
     lossless dtype widening (int to float) is applied.
 
     Attributes:
-        flavor: ``sklearn`` or ``pyfunc``.
+        flavor: ``sklearn``, ``xgboost``, ``lightgbm``, ``onnx`` or ``pyfunc``.
+        backend: what runs the predictions: ``native`` (the flavor's own library) or
+            ``onnx`` (onnxruntime on the model's ONNX export, or an ``onnx`` flavor model).
         signature: the model's :class:`Signature`, or None.
         metadata: the user metadata saved with the model.
         source: where it was loaded from (a path or URI).
@@ -35,20 +38,30 @@ class LoadedModel:
         signature: Signature | None,
         metadata: dict[str, Any],
         source: str,
+        backend: str = "native",
+        raw: Any = None,
     ) -> None:
+        # ``model`` is what answers predict / predict_proba: the library's own object, or
+        # loopml's thin adapter around it (a LightGBM or xgboost Booster, an onnxruntime
+        # session), in which case ``raw`` is the library's object.
         self._model = model
+        self._raw = model if raw is None else raw
         self.flavor = flavor
+        self.backend = backend
         self.signature = signature
         self.metadata = metadata
         self.source = source
 
     @property
     def raw_model(self) -> Any:
-        """The underlying object (a scikit-learn estimator, the pyfunc object, ...)."""
-        return self._model
+        """The underlying object: a scikit-learn estimator, an xgboost model or Booster, a
+        LightGBM Booster, an onnxruntime ``InferenceSession``, the pyfunc object..."""
+        return self._raw
 
     def __repr__(self) -> str:
-        return f"LoadedModel(flavor={self.flavor!r}, source={self.source!r})"
+        return (
+            f"LoadedModel(flavor={self.flavor!r}, backend={self.backend!r}, source={self.source!r})"
+        )
 
     def predict(self, data: Any) -> Any:
         """Predictions for ``data`` (a DataFrame, a dict of columns, or an array).
@@ -57,6 +70,13 @@ class LoadedModel:
             InvalidInput: ``data`` does not match the signature.
         """
         return self._model.predict(self._prepare(data))
+
+    @property
+    def has_predict_proba(self) -> bool:
+        """True if :meth:`predict_proba` is available (ask this, not ``raw_model``: an
+        adapted model, e.g. a LightGBM classifier or an ONNX export, answers it although
+        its raw Booster or session has no such method)."""
+        return callable(getattr(self._model, "predict_proba", None))
 
     def predict_proba(self, data: Any) -> Any:
         """Class probabilities, for models that have ``predict_proba``.
@@ -68,7 +88,7 @@ class LoadedModel:
         fn = getattr(self._model, "predict_proba", None)
         if fn is None:
             raise InvalidInput(
-                f"this {self.flavor} model ({type(self._model).__name__}) has no "
+                f"this {self.flavor} model ({type(self._raw).__name__}) has no "
                 f"predict_proba; use predict"
             )
         return fn(self._prepare(data))
@@ -95,10 +115,29 @@ class LoadedModel:
                 f"{', '.join(map(repr, missing))}",
                 details={"missing_columns": missing},
             )
-        out = frame[names].copy()
-        for spec in sig.inputs if not isinstance(sig.inputs, TensorSpec) else ():
-            out[spec.name] = _cast_column(out[spec.name], spec.name, spec.dtype)
-        return out
+        # Only columns whose dtype differs from the signature's are looked at, and only
+        # widened ones replaced: touching every column costs more than a small model's
+        # prediction on one row (serving).
+        out = frame if list(frame.columns) == names else frame[names]
+        widened = {}
+        for spec, actual in zip(sig.inputs, out.dtypes.tolist(), strict=True):
+            expected = _numpy_dtype(spec.dtype)
+            if expected is None or actual == expected:
+                continue  # a pandas-only dtype (the model judges it), or already right
+            col = out[spec.name]
+            cast = _cast_column(col, spec.name, spec.dtype)
+            if cast is not col:
+                widened[spec.name] = cast
+        return out.assign(**widened) if widened else out
+
+
+@functools.lru_cache(maxsize=256)
+def _numpy_dtype(name: str) -> np.dtype[Any] | None:
+    # Cached: np.dtype(str) is slow next to predicting one row.
+    try:
+        return np.dtype(name)
+    except TypeError:
+        return None
 
 
 def _cast_column(col: pd.Series, name: str, dtype: str) -> pd.Series:

@@ -77,16 +77,22 @@ def load_skops(path: Path, *, sha256: str | None, extra_trusted: Iterable[str] =
     data = path.read_bytes()  # one read: the bytes checked are the bytes loaded
     if sha256 is not None:
         verify_sha256(path.name, data, sha256)
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     extra = list(extra_trusted)
-    bad = untrusted_skops_types(data, extra)
-    if bad:
+    trusted = sorted(TRUSTED_SKOPS_TYPES | set(extra))
+    try:
+        # skops audits every type of the file against ``trusted`` before it builds a single
+        # object, so no separate pre-check is needed (it would parse the file twice: ~40%
+        # of a forest's load time); the types are listed only to explain a refusal.
+        return sio.loads(data, trusted=trusted)
+    except UntrustedTypesFoundException:
+        bad = untrusted_skops_types(data, extra)
         raise InvalidInput(
             f"refusing to load {path.name}: it holds types that loopml does not trust: "
             f"{', '.join(bad)}. Pass trusted_types=[...] naming them if you trust this model.",
             details={"file": path.name, "untrusted_types": bad},
-        )
-    trusted = sorted(TRUSTED_SKOPS_TYPES | set(extra))
-    return sio.loads(data, trusted=trusted)
+        ) from None
 
 
 def dump_cloudpickle(model: Any, path: Path) -> None:
