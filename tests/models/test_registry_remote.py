@@ -134,6 +134,24 @@ def test_promotion_gates_and_cli(
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["run"]["run_id"] == registry.get_version("iris", 2).run_id
 
+    # Approvals, archiving and the version list, the same through a server.
+    gates.write_text(json.dumps({"approvals": {"min": 1}}))
+    args = ["models", "promote", "iris", "--version", "1", "--alias", "production",
+            "--policy", str(gates), "--json"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 2
+    out = runner.invoke(app, ["models", "approve", "iris", "--version", "1", "--json"])
+    assert out.exit_code == 0, out.output
+    assert runner.invoke(app, args).exit_code == 0
+    assert registry.get_version_by_alias("iris", "production").version == 1
+    refused = runner.invoke(app, ["models", "archive", "iris", "--version", "1"])
+    assert refused.exit_code == 5 and "iris@production" in refused.output
+    out = runner.invoke(app, ["models", "archive", "iris", "--version", "2", "--json"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["models", "versions", "iris", "--json"])
+    assert out.exit_code == 0, out.output
+    stages = {v["version"]: v["current_stage"] for v in json.loads(out.output)}
+    assert stages == {1: "None", 2: "Archived"}
+
 
 def test_concurrent_alias_moves_last_writer_wins_and_both_are_audited(
     client: Client, iris: tuple[pd.DataFrame, pd.Series]
