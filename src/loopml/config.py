@@ -31,6 +31,18 @@ class Settings(BaseSettings):
         s3_endpoint_url: endpoint of an S3-compatible store (``LOOPML_S3_ENDPOINT_URL``).
         capture_environment: record git state, packages, command line on each run.
         max_upload_mb: the largest artifact one request may upload to the server (413 above).
+        serve_targets: the model URIs or directories ``loopml serve`` loads
+            (``LOOPML_SERVE_TARGETS``, a JSON list), e.g. ``["models:/fraud@production"]``.
+        serve_allow_pickle: let ``loopml serve`` load pickled (pyfunc) weights.
+        serve_backend: ``native`` or ``onnx`` (a scikit-learn model's checked ONNX export,
+            run by onnxruntime: far less time per call).
+        serve_batching: coalesce concurrent requests to a model into one predict call.
+        serve_max_batch_size: the most rows one coalesced predict call takes.
+        serve_max_wait_ms: the longest a request waits for companions while the model is busy
+            (only with ``serve_threads`` > 1; an idle model always answers at once).
+        serve_threads: predict threads per model.
+        serve_max_body_mb: the largest request body (413 above).
+        serve_max_rows: the most rows one request may hold (413 above).
     """
 
     model_config = SettingsConfigDict(env_prefix="LOOPML_", extra="ignore")
@@ -45,6 +57,15 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     capture_environment: bool = True
     max_upload_mb: int = Field(default=2048, ge=1)
+    serve_targets: list[str] = Field(default_factory=list)
+    serve_allow_pickle: bool = False
+    serve_backend: Literal["native", "onnx"] = "native"
+    serve_batching: bool = True
+    serve_max_batch_size: int = Field(default=256, ge=1)
+    serve_max_wait_ms: float = Field(default=2.0, ge=0, le=10_000)
+    serve_threads: int = Field(default=1, ge=1, le=64)
+    serve_max_body_mb: float = Field(default=32.0, gt=0)
+    serve_max_rows: int = Field(default=100_000, ge=1)
 
     def resolved_db_url(self) -> str:
         """The metadata store URL, defaulting to SQLite under ``home``."""

@@ -29,12 +29,15 @@ from loopml.store._models import (
     RunRow,
     TagRow,
 )
+from loopml.store._serving_rows import EndpointConfigRow, EndpointRow
 from loopml.store._upsert import insert_ignore, insert_rows, upsert
 
 __all__ = [
     "Base",
     "DatasetRow",
     "DatasetVersionRow",
+    "EndpointConfigRow",
+    "EndpointRow",
     "ExperimentRow",
     "ExperimentTagRow",
     "LatestMetricRow",
