@@ -40,6 +40,7 @@ PUBLIC = {
         "log_param",
         "log_params",
         "log_text",
+        "model_registry",
         "register_model",
         "search_runs",
         "seed_everything",
