@@ -38,6 +38,7 @@ from loopml.client._models import (
     set_model_alias,
 )
 from loopml.client._remote import RemoteService, _Area
+from loopml.client._retrain import RetrainOutcome, conclude_canary, retrain
 from loopml.client._seed import current_seed, seed_everything
 from loopml.client._writer import MetricWriter
 from loopml.config import Settings
@@ -52,7 +53,9 @@ __all__ = [
     "Client",
     "MetricWriter",
     "RemoteService",
+    "RetrainOutcome",
     "active_run",
+    "conclude_canary",
     "current_seed",
     "end_run",
     "flush",
@@ -74,6 +77,7 @@ __all__ = [
     "model_registry",
     "open_service",
     "register_model",
+    "retrain",
     "search_runs",
     "seed_everything",
     "set_client",
