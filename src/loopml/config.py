@@ -43,6 +43,19 @@ class Settings(BaseSettings):
         serve_threads: predict threads per model.
         serve_max_body_mb: the largest request body (413 above).
         serve_max_rows: the most rows one request may hold (413 above).
+        serve_poll_s: seconds between the serving watcher's polls of the store (stored
+            endpoints' generations, aliases and stages): how soon a hot swap starts.
+        serve_log: record predictions (and accept ``POST /feedback``) under the artifact
+            store's ``logs/``.
+        serve_log_sample: the share of requests recorded, for targets given directly (a
+            stored endpoint says its own).
+        serve_log_flush_s: seconds between writes of the logs' buffered rows.
+        serve_log_max_rows: the most log rows buffered; more are dropped and counted.
+        serve_shadow_queue: shadow calls waiting at most; more are dropped and counted.
+        monitors_schedule: ``loopml server`` runs due monitors in a background thread
+            (``LOOPML_MONITORS_SCHEDULE``, default true; every replica may: a due monitor is
+            claimed by exactly one).
+        monitors_poll_s: seconds between the monitor scheduler's looks at the store.
     """
 
     model_config = SettingsConfigDict(env_prefix="LOOPML_", extra="ignore")
@@ -66,6 +79,14 @@ class Settings(BaseSettings):
     serve_threads: int = Field(default=1, ge=1, le=64)
     serve_max_body_mb: float = Field(default=32.0, gt=0)
     serve_max_rows: int = Field(default=100_000, ge=1)
+    serve_poll_s: float = Field(default=2.0, gt=0, le=3600)
+    serve_log: bool = True
+    serve_log_sample: float = Field(default=1.0, ge=0, le=1)
+    serve_log_flush_s: float = Field(default=2.0, gt=0, le=3600)
+    serve_log_max_rows: int = Field(default=200_000, ge=1)
+    serve_shadow_queue: int = Field(default=1000, ge=1)
+    monitors_schedule: bool = True
+    monitors_poll_s: float = Field(default=15.0, gt=0, le=3600)
 
     def resolved_db_url(self) -> str:
         """The metadata store URL, defaulting to SQLite under ``home``."""

@@ -4,14 +4,16 @@
 
     LoopMLError                      500  INTERNAL_ERROR          exit 1
     ├── InvalidInput (ValueError)    400  INVALID_INPUT           exit 2
-    │   └── PayloadTooLarge          413  PAYLOAD_TOO_LARGE       exit 2
+    │   ├── PayloadTooLarge          413  PAYLOAD_TOO_LARGE       exit 2
+    │   └── UnsupportedMediaType     415  UNSUPPORTED_MEDIA_TYPE  exit 2
     ├── NotFound (LookupError)       404  NOT_FOUND               exit 3
     ├── AlreadyExists                409  ALREADY_EXISTS          exit 4
     ├── Conflict                     409  CONFLICT                exit 5
     │   └── ArtifactCorrupted        409  ARTIFACT_CORRUPTED      exit 5
     ├── Unauthorized                 401  UNAUTHORIZED            exit 6
     ├── Forbidden (PermissionError)  403  FORBIDDEN               exit 6
-    └── Unavailable                  503  UNAVAILABLE             exit 7
+    ├── Unavailable                  503  UNAVAILABLE             exit 7
+    └── PredictionFailed             500  PREDICTION_FAILED       exit 1
 
 Each class carries its HTTP status, a stable string ``code`` and the MLflow ``error_code`` that
 MLflow's own server would answer with, so that every boundary (server handler, HTTP client,
@@ -31,8 +33,10 @@ __all__ = [
     "LoopMLError",
     "NotFound",
     "PayloadTooLarge",
+    "PredictionFailed",
     "Unauthorized",
     "Unavailable",
+    "UnsupportedMediaType",
     "error_from_code",
 ]
 
@@ -74,6 +78,14 @@ class PayloadTooLarge(InvalidInput):
 
     http_status = 413
     code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A body whose Content-Type, charset or Content-Encoding is not one the route reads."""
+
+    http_status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    mlflow_code = "BAD_REQUEST"  # what MLflow's scoring server answers for these
 
 
 class NotFound(LoopMLError, LookupError):
@@ -134,6 +146,17 @@ class Unavailable(LoopMLError):
     code = "UNAVAILABLE"
     mlflow_code = "TEMPORARILY_UNAVAILABLE"
     exit_code = 7
+
+
+class PredictionFailed(LoopMLError):
+    """A served model raised (or returned something unusable) for one request's rows.
+
+    The message carries the model's own error message, never a traceback; other requests
+    are unaffected.
+    """
+
+    http_status = 500
+    code = "PREDICTION_FAILED"
 
 
 _BY_CODE: dict[str, type[LoopMLError]] = {}

@@ -127,19 +127,6 @@ def test_db_upgrade(cli: Invoke) -> None:
     assert "up to date" in cli("db", "upgrade").output
 
 
-@pytest.mark.slow
-def test_demo(cli: Invoke) -> None:
-    out = cli("demo", "--json", json_out=True)
-    assert len(out["runs"]) == 5
-    aucs = [r["roc_auc"] for r in out["runs"]]
-    assert aucs == sorted(aucs, reverse=True) and all(a > 0.9 for a in aucs)
-    runs = cli("runs", "list", "-e", "loopml-demo", "--json", json_out=True)["runs"]
-    assert len(runs) == 5
-    gb = next(r for r in runs if r["info"]["run_name"] == "gradient_boosting")
-    assert "val_log_loss" in gb["data"]["metrics"]
-    assert gb["data"]["tags"]["loopml.seed"] == "42"
-
-
 def test_data_commands(cli: Invoke, tmp_path: Path) -> None:
     rows = "age,plan\n" + "".join(f"{20 + i},{'basic' if i % 2 else 'pro'}\n" for i in range(40))
     (tmp_path / "v1.csv").write_text(rows)

@@ -24,12 +24,14 @@ def test_public_surface_is_pinned() -> None:
         "RegisteredModel",
         "RegisteredModelsPage",
         "RuleResult",
+        "SourceLocation",
         "Stage",
         "check_user",
         "lineage",
         "load_policy",
         "model_uri",
         "promote",
+        "source_location",
     ]
 
 

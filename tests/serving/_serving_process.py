@@ -1,5 +1,6 @@
 """``loopml serve`` as a subprocess on a free port of 127.0.0.1, for the tests that need a
-separate process (worker processes, a registry home, warnings not turned into errors)."""
+separate process (worker processes, a registry home, warnings not turned into errors,
+signals); and the serving app in a thread of the test process with its lifespan on."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from _servers import HOST, ThreadedAppServer
+from loopml.client import get_client
+from loopml.config import Settings
+from loopml.serving import EndpointStore, ModelPool
 
 
 def _free_port() -> int:
@@ -60,3 +67,37 @@ def stop_serve(proc: Any) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class LifespanAppServer(ThreadedAppServer):
+    """:class:`ThreadedAppServer` with the app's lifespan run, as ``loopml serve`` runs it
+    (the pool's watcher and shadow tasks start; stopping flushes its logs)."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        super().__init__(app)
+        config = uvicorn.Config(app, host=HOST, port=0, log_level="warning", lifespan="on",
+                                ws="none")  # fmt: skip
+        self._server = uvicorn.Server(config)
+
+
+@dataclass
+class Served:
+    """A serving app on a real socket, over the embedded home's store."""
+
+    url: str
+    pool: ModelPool
+    settings: Settings
+    server: LifespanAppServer
+
+    def stop(self) -> None:
+        """Stop the server (its lifespan stops the pool and flushes the logs); idempotent."""
+        if self.server.url:
+            self.server.__exit__(None, None, None)
+            self.server.url = ""
+
+
+def endpoint_store() -> EndpointStore:
+    """The stored endpoints of the process client's (embedded) store."""
+    return EndpointStore(get_client().service.store)

@@ -65,12 +65,14 @@ def test_the_buffer_is_bounded_and_a_failed_write_is_retried(tmp_path: Path) -> 
     (root / "predictions").write_text("a file where a directory must go")  # writes fail
     log = PredictionLog(str(root), flush_every_s=3600, max_buffered=5)
     assert _record(log, "a", T0, n=4) == 4
-    assert _record(log, "b", T0, n=4) == 1 and log.dropped == 3  # dropped, not blocked
+    # A request's rows are kept or dropped together: dropped, not blocked.
+    assert _record(log, "b", T0, n=4) == 0 and log.dropped == 4
+    assert _record(log, "c", T0, n=1) == 1
     assert log.flush() == 0 and log.failed_flushes == 1
     assert log.depth == 5  # kept for the next flush
     (root / "predictions").unlink()
     assert log.flush() == 5
-    assert len(read_log(str(root), "predictions", "fraud")) == 5
+    assert list(read_log(str(root), "predictions", "fraud")["request_id"]) == ["a"] * 4 + ["c"]
     log.close()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,44 +14,13 @@ import numpy as np
 import pytest
 import tritonclient.http as tc
 from _serving_process import start_serve, stop_serve
-from sklearn.linear_model import LogisticRegression
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 import loopml
 from loopml.cli import app
-from loopml.client import set_client
 from loopml.config import load_settings
 from loopml.serving import ModelPool
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An embedded home holding model 'flowers': v1 (C=1), v2 (C=0.01, 'production')."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("LOOPML_HOME", str(home))
-    monkeypatch.delenv("LOOPML_DB_URL", raising=False)
-    monkeypatch.delenv("LOOPML_TRACKING_URI", raising=False)
-    monkeypatch.delenv("LOOPML_SERVE_TARGETS", raising=False)
-    set_client(None)
-    yield home
-    while loopml.active_run() is not None:
-        loopml.end_run()
-    set_client(None)
-
-
-@pytest.fixture
-def registered(home: Path, iris: Any) -> dict[str, str]:
-    X, y = iris
-    runs = {}
-    for version, c in ((1, 1.0), (2, 0.01)):
-        with loopml.start_run(experiment="flowers") as run:
-            clf = LogisticRegression(C=c, max_iter=500).fit(X, y)
-            loopml.log_model(clf, "model", input_example=X.head(5))
-        loopml.register_model(f"runs:/{run.run_id}/model", "flowers")
-        runs[str(version)] = run.run_id
-    loopml.set_model_alias("flowers", "production", 2, reason="serving test")
-    loopml.flush()
-    return runs
 
 
 def test_pool_loads_models_runs_and_directories(
@@ -114,7 +82,7 @@ def test_serve_a_registered_alias(registered: Any, home: Path, tmp_path: Path, i
 
 
 @pytest.mark.slow
-def test_two_workers_share_the_port(model_dirs: Any, tmp_path: Path) -> None:
+def test_two_workers_share_the_port_and_their_metrics(model_dirs: Any, tmp_path: Path) -> None:
     env = dict(os.environ, LOOPML_HOME=str(tmp_path / "home"))
     env.pop("LOOPML_TRACKING_URI", None)
     proc, url, out = start_serve([str(model_dirs["iris"]), "--workers", "2"], tmp_path, env)
@@ -127,6 +95,17 @@ def test_two_workers_share_the_port(model_dirs: Any, tmp_path: Path) -> None:
                     headers={"Connection": "close"},  # new connections: spread over workers
                 )
                 assert response.json() == {"predictions": [0]}
+            # Whichever worker answers /metrics, it counts every worker's requests.
+            for _ in range(4):
+                text = client.get(url + "/metrics", headers={"Connection": "close"}).text
+                counted = sum(
+                    s.value
+                    for f in text_string_to_metric_families(text)
+                    if f.name == "loopml_serving_requests"
+                    for s in f.samples
+                    if s.name.endswith("_total")
+                )
+                assert counted == 20
         children = subprocess.run(
             ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
         ).stdout.split()
@@ -146,6 +125,8 @@ def test_errors_stop_it_before_it_serves(home: Path, model_dirs: Any, tmp_path: 
     assert code == 3 and "no such model directory" in output
     code, output = serve("models:/nope@production")
     assert code == 3 and "'nope'" in output
+    code, output = serve("no-such-endpoint")
+    assert code == 3 and "no endpoint of that name" in output
     code, output = serve(str(model_dirs["counting"]))
     assert code == 2 and "allow_pickle" in output
     code, output = serve("s3://bucket/model")

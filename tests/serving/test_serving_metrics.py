@@ -37,39 +37,30 @@ def test_metrics_count_time_and_describe_requests(serve: Any) -> None:
 
     families = _families(url)
     requests = _samples(families["loopml_serving_requests"], "_total")
-    key = (("model", "iris"), ("protocol", "invocations"), ("status", "200"), ("version", ""))
-    assert requests[key] == 3
-    assert (
-        requests[(("model", "iris"), ("protocol", "v2"), ("status", "200"), ("version", ""))] == 1
-    )
-    assert (
-        requests[
-            (("model", "iris"), ("protocol", "invocations"), ("status", "400"), ("version", ""))
-        ]
-        == 1
-    )
-    assert (
-        requests[(("model", "picky"), ("protocol", "v2"), ("status", "500"), ("version", ""))] == 1
-    )
+
+    def key(model: str, *labels: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted([("endpoint", model), ("model", model), ("version", ""), *labels]))
+
+    assert requests[key("iris", ("protocol", "invocations"), ("status", "200"))] == 3
+    assert requests[key("iris", ("protocol", "v2"), ("status", "200"))] == 1
+    assert requests[key("iris", ("protocol", "invocations"), ("status", "400"))] == 1
+    assert requests[key("picky", ("protocol", "v2"), ("status", "500"))] == 1
     assert not any(("model", "nope") in k for k in requests)  # no label for unknown names
 
     latency = families["loopml_serving_request_duration_seconds"]
     assert latency.type == "histogram"
     counts = _samples(latency, "_count")
-    assert counts[(("model", "iris"), ("protocol", "invocations"), ("version", ""))] == 4
+    assert counts[key("iris", ("protocol", "invocations"))] == 4
     buckets = [s for s in latency.samples if s.name.endswith("_bucket")]
     assert {s.labels["le"] for s in buckets} >= {"0.001", "0.01", "+Inf"}
 
     rows = _samples(families["loopml_serving_batch_rows"], "_sum")
-    assert rows[(("model", "iris"), ("version", ""))] == 5  # 3 single rows and a pair
+    assert rows[key("iris")] == 5  # 3 single rows and a pair
     assert families["loopml_serving_batch_requests"].type == "histogram"
     assert families["loopml_serving_predict_duration_seconds"].type == "histogram"
 
     in_flight = families["loopml_serving_in_flight_requests"]
     assert in_flight.type == "gauge" and set(_samples(in_flight).values()) == {0}
     loads = _samples(families["loopml_serving_model_load_seconds"])
-    assert loads[(("model", "iris"), ("version", ""))] > 0
-    assert set(loads) == {
-        (("model", "iris"), ("version", "")),
-        (("model", "picky"), ("version", "")),
-    }
+    assert loads[key("iris")] > 0
+    assert set(loads) == {key("iris"), key("picky")}

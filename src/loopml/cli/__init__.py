@@ -8,7 +8,9 @@ from loopml.cli.db import db_app
 from loopml.cli.demo import demo_cmd
 from loopml.cli.endpoints import endpoints_app
 from loopml.cli.experiments import experiments_app
+from loopml.cli.feedback import feedback_app
 from loopml.cli.models import models_app
+from loopml.cli.monitors import monitors_app
 from loopml.cli.pipeline import pipeline_app
 from loopml.cli.runs import runs_app
 from loopml.cli.serve import serve_cmd
@@ -26,6 +28,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(models_app, name="models")
 app.add_typer(endpoints_app, name="endpoints")
+app.add_typer(monitors_app, name="monitors")
+app.add_typer(feedback_app, name="feedback")
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ Generated, never downloaded, and deterministic given the seed. Six features:
 Before the change, fraud is large web payments at night from young accounts. After it (the
 documented drift), two things happen at once:
 
-- *data drift*: amounts grow (×1.6 on the median), a new market (PL) takes a fifth of the
+- *data drift*: amounts grow (the median by 60%), a new market (PL) takes a fifth of the
   traffic and the app becomes the main channel;
 - *concept drift*: fraudsters move to many small app payments in quick succession, so a
   model fitted on the old world misses most of them and its F1 falls.

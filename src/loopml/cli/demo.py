@@ -1,176 +1,87 @@
-"""``loopml demo``: the loop on the embedded store (for now: train, track, compare)."""
+"""``loopml demo``: the whole loop on the embedded store, with progress and a summary."""
 
 from __future__ import annotations
 
-import hashlib
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-import loopml
 from loopml.cli._output import console, print_json
+from loopml.config import load_settings
+from loopml.errors import InvalidInput
 
 __all__ = ["demo_cmd"]
 
-
-def _models(seed: int) -> dict[str, Any]:
-    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression, SGDClassifier
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return {
-        "logreg": make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500)),
-        "random_forest": RandomForestClassifier(n_estimators=150, random_state=seed, n_jobs=1),
-        "gradient_boosting": GradientBoostingClassifier(
-            n_estimators=120, learning_rate=0.1, max_depth=2, random_state=seed
-        ),
-        "sgd": SGDClassifier(loss="log_loss", alpha=1e-3, random_state=seed),
-        "knn": make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=7)),
-    }
-
-
-def _fit_with_curve(name: str, model: Any, x_tr: Any, y_tr: Any, x_va: Any, y_va: Any) -> None:
-    """Fit ``model`` and log a learning curve (validation log loss per step) where it has one."""
-    from sklearn.metrics import log_loss
-    from sklearn.preprocessing import StandardScaler
-
-    if name == "sgd":
-        scaler = StandardScaler().fit(x_tr)
-        xs_tr, xs_va = scaler.transform(x_tr), scaler.transform(x_va)
-        classes = np.unique(y_tr)
-        for epoch in range(40):
-            model.partial_fit(xs_tr, y_tr, classes=classes)
-            loopml.log_metric(
-                "val_log_loss", log_loss(y_va, model.predict_proba(xs_va)), step=epoch
-            )
-        model.scaler_ = scaler
-        return
-    model.fit(x_tr, y_tr)
-    if name == "gradient_boosting":
-        for step, proba in enumerate(model.staged_predict_proba(x_va)):
-            loopml.log_metric("val_log_loss", log_loss(y_va, proba), step=step)
+_STEPS = 7
 
 
 def demo_cmd(
-    experiment: Annotated[
-        str, typer.Option(help="Experiment to track the runs in.")
-    ] = "loopml-demo",
-    seed: Annotated[int, typer.Option(help="Seed for the split and the models.")] = 42,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the data, the split and the models.")] = 42,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Run the loop on the embedded store: train five models on scikit-learn's bundled
-    breast-cancer data, track every run (params, learning curves, metrics, environment,
-    seed, data digest) and compare them.
+    """Run the whole loop on the embedded store (LOOPML_HOME), in about a minute:
 
-    Example: [bold]LOOPML_HOME=/tmp/ml loopml demo && loopml runs list -e loopml-demo[/]
+    register and validate a dataset (bad rows quarantined), train and register a model,
+    promote it through gates, serve it over HTTP on 127.0.0.1, replay production traffic
+    in which the world drifts and labels arrive late, detect the drift and the performance
+    drop, retrain, evaluate challenger against champion on the same labelled data, promote
+    the winner, hot-swap it into the running server, and summarise (before / after metrics,
+    drift scores, versions, timings, the HTML report).
+
+    Example: [bold]LOOPML_HOME=/tmp/ml loopml demo --seed 7[/] then
+    [bold]loopml models lineage demo-fraud@production[/]
     """
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
-    from sklearn.model_selection import train_test_split
+    from loopml.cli._demo_loop import run_demo
 
-    loopml.seed_everything(seed)
-    data = load_breast_cancer(as_frame=True)
-    frame = data.frame
-    digest = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        data.data, data.target, test_size=0.25, random_state=seed, stratify=data.target
-    )
-    x_fit, x_va, y_fit, y_va = train_test_split(
-        x_tr, y_tr, test_size=0.2, random_state=seed, stratify=y_tr
-    )
-    experiment_id = loopml.set_experiment(experiment).experiment_id
-    models = _models(seed)
-    started = time.time_ns() // 1_000_000
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as progress:
-        task = progress.add_task("training", total=len(models))
-        for name, model in models.items():
-            progress.update(task, description=f"training [bold]{name}[/]")
-            with loopml.start_run(run_name=name, tags={"loopml.demo": "true"}):
-                params = {
-                    k: v
-                    for k, v in model.get_params().items()
-                    if isinstance(v, int | float | str | bool)
-                }
-                loopml.log_params({"model": name, **dict(list(params.items())[:30])})
-                loopml.set_tags(
-                    {"loopml.data.name": "sklearn.breast_cancer", "loopml.data.digest": digest}
-                )
-                t0 = time.perf_counter()
-                _fit_with_curve(name, model, x_fit, y_fit, x_va, y_va)
-                fit_s = time.perf_counter() - t0
-                x_eval = model.scaler_.transform(x_te) if hasattr(model, "scaler_") else x_te
-                proba = model.predict_proba(x_eval)[:, 1]
-                pred = (proba >= 0.5).astype(int)
-                loopml.log_metrics(
-                    {
-                        "accuracy": accuracy_score(y_te, pred),
-                        "f1": f1_score(y_te, pred),
-                        "roc_auc": roc_auc_score(y_te, proba),
-                        "log_loss": log_loss(y_te, proba),
-                        "fit_seconds": fit_s,
-                    }
-                )
-                loopml.log_dict(
-                    {"test_rows": len(y_te), "positives": int(y_te.sum()), "threshold": 0.5},
-                    "evaluation.json",
-                )
-            progress.advance(task)
-    runs = loopml.search_runs(
-        experiment_ids=[experiment_id],
-        filter_string=f"attributes.start_time >= {started} and tags.`loopml.demo` = 'true'",
-        order_by=["metrics.roc_auc DESC"],
-        output_format="list",
-    )
-    rows: list[dict[str, Any]] = [
-        {
-            "run_id": r.info.run_id,
-            "model": r.data.params.get("model"),
-            **{
-                k: r.data.metrics.get(k)
-                for k in ("roc_auc", "accuracy", "f1", "log_loss", "fit_seconds")
-            },
-        }
-        for r in runs
-    ]
-    if as_json:
-        print_json({"experiment": experiment, "experiment_id": experiment_id, "runs": rows})
-        return
-    table = Table(
-        "rank",
-        "model",
-        "roc_auc",
-        "accuracy",
-        "f1",
-        "log_loss",
-        "fit s",
-        "run id",
-        title=f"loopml demo: {len(rows)} runs in experiment '{experiment}'",
-    )
-    for rank, row in enumerate(rows, 1):
-        table.add_row(
-            str(rank),
-            row["model"],
-            *(f"{row[k]:.4f}" for k in ("roc_auc", "accuracy", "f1", "log_loss")),
-            f"{row['fit_seconds']:.2f}",
-            row["run_id"][:8],
-            style="bold green" if rank == 1 else None,
+    settings = load_settings()
+    if settings.is_remote:
+        raise InvalidInput(
+            "loopml demo runs the loop on the embedded store: unset LOOPML_TRACKING_URI "
+            "(and LOOPML_DB_URL), or point LOOPML_HOME at a scratch directory"
         )
+    # Fast polls and flushes, so the loop is seen closing within the demo's minute.
+    settings = settings.model_copy(update={"serve_poll_s": 0.5, "serve_log_flush_s": 0.5})
+    started = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=console, transient=True,
+                  disable=as_json) as progress:  # fmt: skip
+        task = progress.add_task("starting", total=_STEPS)
+
+        def step(name: str) -> None:
+            if progress.tasks[0].description != "starting":
+                progress.advance(task)
+            progress.update(task, description=name)
+
+        result = run_demo(settings, seed=seed, step=step)
+        progress.advance(task)
+    result.timings["total"] = round(time.perf_counter() - started, 2)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    table = Table("phase", "rows", "answered by", "F1", "fraud rate",
+                  title="loopml demo: the loop closed")  # fmt: skip
+    for phase in result.phases:
+        answered = ", ".join(f"{v} ({n} req)" for v, n in phase["versions"].items())
+        table.add_row(phase["phase"], f"{phase['rows']:,}", answered, f"{phase['f1']:.3f}",
+                      f"{phase['fraud_rate']:.1%}")  # fmt: skip
     console.print(table)
+    retrain = result.retrain
+    figures = retrain.get("figures", {})
+    new, old = (figures.get(k, float("nan")) for k in ("challenger", "champion"))
     console.print(
-        f"Next: [bold]loopml runs show {rows[0]['run_id']}[/] or "
-        f"[bold]loopml runs compare {' '.join(r['run_id'][:32] for r in rows[:2])}[/]"
+        f"drift: {result.drift.get('verdict')} — drifted features "
+        f"{', '.join(result.drift.get('drifted', [])) or 'none'} "
+        f"(share {result.drift.get('share') or 0:.0%}); {result.quarantined} bad rows quarantined"
     )
+    console.print(
+        f"retrain: v{retrain.get('version')} {retrain.get('status')} over "
+        f"v{retrain.get('champion_version')}: macro F1 on the same held-out labelled rows "
+        f"{new:.3f} vs {old:.3f}"
+    )
+    console.print("timings (s): " + ", ".join(f"{k} {v}" for k, v in result.timings.items()))
+    console.print(f"report: [bold]{result.report}[/]")
+    console.print("Next: [bold]loopml models lineage demo-fraud@production[/], "
+                  "[bold]loopml monitors show demo-fraud[/]")  # fmt: skip

@@ -92,6 +92,15 @@ def _show(stored: StoredEndpoint, as_json: bool) -> None:
     b = spec.batching
     batching = f"on (max {b.max_batch_size} rows, {b.max_wait_ms:g} ms)" if b.enabled else "off"
     console.print(f"batching {batching}, logging {spec.logging.sample:.0%} of requests")
+    if spec.sticky is not None:
+        where = (
+            f"header {spec.sticky.header}" if spec.sticky.header else f"field {spec.sticky.field}"
+        )
+        console.print(f"sticky by {where}")
+    limits = spec.limits
+    if limits.max_rows is not None or limits.max_body_mb is not None:
+        console.print(f"limits: {limits.max_rows or 'default'} rows, "
+                      f"{limits.max_body_mb or 'default'} MB per request")  # fmt: skip
 
 
 @endpoints_app.command("create")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,14 +52,23 @@ def _describe(pool: Any, url: str, workers: int, as_json: bool) -> None:
         for m in endpoint.models
     ]
     if as_json:
-        print_json({"url": url, "workers": workers, "models": models})
+        print_json({"url": url, "workers": workers, "models": models, "endpoints": pool.status()})
         return
-    for m in models:
-        shown = f"{m['name']} v{m['version']}" if m["version"] else m["name"]
-        console.print(f"[green]serving[/] [bold]{shown}[/] ({m['flavor']}) from {m['source']}")
+    for endpoint in pool.endpoints:
+        status = endpoint.status()
+        generation = status["generation"]
+        head = f"[green]serving[/] [bold]{endpoint.name}[/]"
+        console.print(head + (f" (stored endpoint, generation {generation})" if generation else ""))
+        for route, r in zip(endpoint.routes, status["routes"], strict=True):
+            share = f"{r['share']:.0%}" if r["share"] else "by version"
+            console.print(f"  {route.model.label} ({route.model.platform}) from "
+                          f"{route.target or route.model.source}: {share}")  # fmt: skip
+        for shadow in status["shadows"]:
+            console.print(f"  shadow {shadow['model']}/{shadow['version']} from "
+                          f"{shadow['target']}: {shadow['share']:.0%} mirrored")  # fmt: skip
     console.print(
         f"  V2: {url}/v2/models/<name>/infer   MLflow scoring: {url}/invocations   "
-        f"metrics: {url}/metrics"
+        f"feedback: {url}/feedback   metrics: {url}/metrics"
     )
 
 
@@ -65,8 +76,8 @@ def serve_cmd(
     targets: Annotated[
         list[str],
         typer.Argument(
-            help="Model URIs (models:/name@alias, models:/name/3, runs:/<run_id>/model) or "
-            "model directories.",
+            help="Endpoint names (loopml endpoints create), model URIs (models:/name@alias, "
+            "models:/name/3, runs:/<run_id>/model) or model directories.",
             show_default=False,
         ),
     ],
@@ -122,13 +133,17 @@ def serve_cmd(
     ] = False,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol V2 at /v2 (KServe, Triton and
-    MLServer clients), MLflow's scoring protocol at /invocations, Prometheus at /metrics.
+    MLServer clients), MLflow's scoring protocol at /invocations, labels at /feedback,
+    Prometheus at /metrics.
 
-    Options override the LOOPML_SERVE_* settings. SIGTERM or Ctrl-C shuts down gracefully.
+    A stored endpoint brings its routes, shadows, batching, log sampling and limits; it
+    and every models:/ alias are watched, and a change is hot-swapped (LOOPML_SERVE_POLL_S).
+    Options override the LOOPML_SERVE_* settings. SIGTERM or Ctrl-C shuts down gracefully,
+    flushing the prediction log.
 
-    Example: [bold]loopml serve models:/fraud@production --port 8080 --workers 2[/] then
-    [bold]curl -d '{"dataframe_records": [{"amount": 12.5}]}' -H 'Content-Type:
-    application/json' localhost:8080/invocations[/]
+    Example: [bold]loopml serve fraud --port 8080 --workers 2[/] (a stored endpoint) or
+    [bold]loopml serve models:/fraud@production[/], then [bold]curl -d '{"dataframe_records":
+    [{"amount": 12.5}]}' -H 'Content-Type: application/json' localhost:8080/invocations[/]
     """
     import uvicorn
 
@@ -165,14 +180,26 @@ def serve_cmd(
         _describe(app.state.pool, url, workers, as_json)
         uvicorn.run(app, **common)
         return
-    from loopml.serving import ModelPool
+    from loopml.serving import MULTIPROC_ENV, ModelPool
 
     # Load every target once here, so that a bad one fails now with its message, not in a
     # crash loop of workers; then the workers load their own copies.
-    pool = ModelPool.load(settings.serve_targets, settings=settings)
+    pool = ModelPool.load(settings.serve_targets, settings=settings, logs=False)
     try:
         _describe(pool, url, workers, as_json)
     finally:
         pool.close()
     _export(overrides)
-    uvicorn.run("loopml.server.serving:create_serving_app", factory=True, workers=workers, **common)
+    # Each worker keeps its metrics in files here, so that /metrics (whichever worker
+    # answers) sums them all; prometheus-client reads the variable when the worker imports
+    # it, so it is set before the workers start.
+    own = MULTIPROC_ENV not in os.environ
+    if own:
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="loopml-metrics-")
+    try:
+        uvicorn.run(
+            "loopml.server.serving:create_serving_app", factory=True, workers=workers, **common
+        )
+    finally:
+        if own:
+            shutil.rmtree(os.environ.pop(MULTIPROC_ENV), ignore_errors=True)

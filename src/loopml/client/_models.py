@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from loopml.artifacts import normalize_artifact_path
 from loopml.client._fluent import get_client
 from loopml.client._logging import log_artifacts
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
@@ -139,19 +138,13 @@ def _download_run_model(run_id: str, path: str, dst: Path) -> Path:
 
 def _download_source(source: str, dst: Path) -> Path:
     """The files of a registered ``mlflow-artifacts:/`` or ``models:/m-<id>`` source."""
+    from loopml.registry import source_location
+
     client = get_client()
-    if source.startswith("models:/"):
-        return client.service.model_artifacts.download(source.removeprefix("models:/"), "", dst)
-    # The registry stored the canonical form, mlflow-artifacts:/<path> without a host.
-    rest = source.removeprefix("mlflow-artifacts:").lstrip("/")
-    parts = normalize_artifact_path(rest).split("/")
-    # <experiment>/models/<model id>/artifacts/<path> or <experiment>/<run id>/artifacts/<path>
-    if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
-        rel = "/".join(parts[4:])
-        return client.service.model_artifacts.download(parts[2], rel, dst)
-    if len(parts) >= 3 and parts[2] == "artifacts":
-        return client.download_artifacts(parts[1], "/".join(parts[3:]), dst)
-    raise InvalidInput(f"cannot load {source!r}: not a run's or a logged model's artifacts")
+    where = source_location(source)
+    if where.kind == "logged_model":
+        return client.service.model_artifacts.download(where.owner, where.path, dst)
+    return client.download_artifacts(where.owner, where.path, dst)
 
 
 def register_model(

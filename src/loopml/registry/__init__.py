@@ -21,6 +21,7 @@ from loopml.registry._entities import (
 )
 from loopml.registry._gates import GateFailed, GateReport, RuleResult, promote
 from loopml.registry._lineage import lineage, model_uri
+from loopml.registry._locations import SourceLocation, source_location
 from loopml.registry._policy import PromotionPolicy, load_policy
 from loopml.registry._registry import ModelRegistry
 from loopml.registry._retries import RETRY_WINDOW_MS
@@ -39,10 +40,12 @@ __all__ = [
     "RegisteredModel",
     "RegisteredModelsPage",
     "RuleResult",
+    "SourceLocation",
     "Stage",
     "check_user",
     "lineage",
     "load_policy",
     "model_uri",
     "promote",
+    "source_location",
 ]

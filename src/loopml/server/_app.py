@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from loopml.config import Settings, load_settings
 from loopml.data import DatasetCatalog
+from loopml.monitoring import MonitorMetrics, MonitorScheduler, MonitorService
 from loopml.pipeline import CacheIndex
 from loopml.registry import ModelRegistry
 from loopml.server._errors import install_error_handlers
@@ -17,6 +21,7 @@ from loopml.server.mlflow import artifacts_router
 from loopml.server.mlflow import router as mlflow_router
 from loopml.server.native import PREFIX as NATIVE_PREFIX
 from loopml.server.native import router as native_router
+from loopml.serving import PROMETHEUS_CONTENT_TYPE
 from loopml.tracking import TrackingService
 
 __all__ = ["create_app"]
@@ -31,7 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings: explicit settings; by default read from ``LOOPML_*`` now.
     """
     settings = settings or load_settings()
-    app = FastAPI(title="loopml", version=VERSION, docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="loopml", version=VERSION, docs_url="/docs", redoc_url=None, lifespan=_lifespan
+    )
     app.state.settings = settings
     app.state.tracking = TrackingService.from_settings(settings)
     app.state.commits = GroupCommit(app.state.tracking.runs)
@@ -42,6 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "pipeline_cache": CacheIndex(app.state.tracking.store, app.state.tracking.blobs),
         "registry": app.state.registry,
     }
+    app.state.monitors = MonitorService.from_settings(
+        settings, store=app.state.tracking.store, blobs=app.state.tracking.blobs,
+        metrics=MonitorMetrics(),
+    )  # fmt: skip
     install_error_handlers(app)
     # The MLflow UI calls the same API under /ajax-api.
     app.include_router(mlflow_router, prefix="/api/2.0/mlflow")
@@ -56,6 +67,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, Any]:
         """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus text: the gauges of every monitor's latest run, read from the store at
+        each scrape (runs made by other processes show too)."""
+        service: MonitorService = app.state.monitors
+        assert service.metrics is not None
+        service.metrics.keep_only(m.name for m in service.list())
+        service.metrics.observe_all(service.latest_runs())
+        return Response(service.metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
 
     @app.get("/version")
     async def version() -> dict[str, Any]:
@@ -73,6 +94,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run due monitors in a background thread while the server is up
+    (``LOOPML_MONITORS_SCHEDULE``); every replica may, each due run is made by one."""
+    settings: Settings = app.state.settings
+    scheduler = None
+    if settings.monitors_schedule:
+        scheduler = MonitorScheduler(app.state.monitors, poll_s=settings.monitors_poll_s)
+        scheduler.start()
+    app.state.monitor_scheduler = scheduler
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            await asyncio.to_thread(scheduler.stop)
+        await asyncio.to_thread(app.state.monitors.close, 5.0)
 
 
 # Routes are matched in order, and the logging calls are most of the traffic: a copy of each

@@ -1,12 +1,14 @@
-"""From a target (a model URI or a directory) to a :class:`ServedModel`, once, at start-up.
+"""From a target (a model URI or a directory) to a :class:`ServedModel`.
 
 ``models:/`` and ``runs:/`` URIs are resolved against the embedded store that the settings
-name; the store is closed once the models are loaded, so no request ever touches it.
+name (the metadata database and the artifact store, shared by every replica). No request
+ever touches the store: models are loaded at start-up and on a hot swap, in a thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -16,16 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from loopml.artifacts import normalize_artifact_path
 from loopml.config import Settings
 from loopml.errors import InvalidInput, NotFound
 from loopml.models import load_model
+from loopml.registry import ModelRegistry, source_location
 from loopml.serving._batcher import BatchPolicy
+from loopml.serving._endpoints import EndpointStore
 from loopml.serving._model import ServedModel
 from loopml.serving._schema import NanPolicy
 from loopml.tracking import TrackingService
 
 __all__ = ["Backend", "Fetched", "StoreSource", "load_served_model"]
+
+_log = logging.getLogger("loopml.serving")
 
 # What runs a model: its flavor's own library, or onnxruntime on its ONNX export.
 Backend = Literal["native", "onnx"]
@@ -71,6 +76,22 @@ class StoreSource:
             self._service = TrackingService.from_settings(self.settings)
         return self._service
 
+    def registry(self, target: str) -> ModelRegistry:
+        """The registry of the store (opened on first need).
+
+        Raises:
+            InvalidInput: the settings name a tracking server, not a store.
+        """
+        return ModelRegistry(self._tracking(target).store)
+
+    def endpoints(self, target: str) -> EndpointStore:
+        """The stored endpoints of the store (opened on first need).
+
+        Raises:
+            InvalidInput: the settings name a tracking server, not a store.
+        """
+        return EndpointStore(self._tracking(target).store)
+
     def fetch(self, target: str, scratch: Path) -> Fetched:
         """Put the files of ``target`` under ``scratch`` (or find them on disk).
 
@@ -79,16 +100,13 @@ class StoreSource:
             InvalidInput: a URI serving cannot load.
         """
         if target.startswith("models:/"):
-            from loopml.registry import ModelRegistry
-
-            version = ModelRegistry(self._tracking(target).store).resolve(target)
-            path = self._source(version.source, scratch)
+            version = self.registry(target).resolve(target)
+            path = self._files(version.source, scratch)
             return Fetched(path, version.name, str(version.version))
         if target.startswith("runs:/"):
-            run_id, _, artifact = target.removeprefix("runs:/").lstrip("/").partition("/")
-            artifact = normalize_artifact_path(artifact, allow_empty=True)
-            path = self._run_files(target, run_id, artifact, scratch)
-            return Fetched(path, artifact.rsplit("/", 1)[-1] or run_id, None)
+            where = source_location(target)
+            path = self._files(target, scratch)
+            return Fetched(path, where.path.rsplit("/", 1)[-1] or where.owner, None)
         local = target.removeprefix("file://")
         if "://" in local or local.startswith(("s3:/", "http:/", "https:/")):
             raise InvalidInput(
@@ -100,40 +118,27 @@ class StoreSource:
             raise NotFound(f"cannot serve {target!r}: no such model directory")
         return Fetched(path, path.resolve().name, None)
 
-    def _run_files(self, target: str, run_id: str, artifact: str, scratch: Path) -> Path:
-        if not run_id:
-            raise InvalidInput(f"cannot serve {target!r}: no run id")
-        service = self._tracking(target)
+    def _files(self, source: str, scratch: Path) -> Path:
+        """The files of a registered version's source (or of a runs:/ URI)."""
+        service = self._tracking(source)
         try:
-            return service.artifacts.download(run_id, artifact, scratch)
+            where = source_location(source)
+        except InvalidInput as exc:
+            raise InvalidInput(f"cannot serve {source!r}: {exc.message}") from None
+        if where.kind == "logged_model":
+            return service.model_artifacts.download(where.owner, where.path, scratch)
+        try:
+            return service.artifacts.download(where.owner, where.path, scratch)
         except NotFound:
             # MLflow 3 logs a model's files to a logged model that the run produced.
-            outputs = sorted(service.logged_models.outputs(run_id), key=lambda o: -o.step)
+            outputs = sorted(service.logged_models.outputs(where.owner), key=lambda o: -o.step)
             for output in outputs:
                 with contextlib.suppress(NotFound):
-                    if service.logged_models.get(output.model_id).name == artifact:
+                    if service.logged_models.get(output.model_id).name == where.path:
                         return service.model_artifacts.download(
-                            output.model_id, "", scratch / (artifact or "model")
+                            output.model_id, "", scratch / (where.path or "model")
                         )
             raise
-
-    def _source(self, source: str, scratch: Path) -> Path:
-        """The files of a registered version's canonical source."""
-        service = self._tracking(source)
-        if source.startswith("runs:/"):
-            run_id, _, artifact = source.removeprefix("runs:/").partition("/")
-            artifact = normalize_artifact_path(artifact, allow_empty=True)
-            return self._run_files(source, run_id, artifact, scratch)
-        if source.startswith("models:/m-"):
-            return service.model_artifacts.download(source.removeprefix("models:/"), "", scratch)
-        rest = source.removeprefix("mlflow-artifacts:").lstrip("/")
-        parts = normalize_artifact_path(rest).split("/")
-        # <experiment>/models/<model id>/artifacts/<path> or <experiment>/<run>/artifacts/<path>
-        if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
-            return service.model_artifacts.download(parts[2], "/".join(parts[4:]), scratch)
-        if len(parts) >= 3 and parts[2] == "artifacts":
-            return service.artifacts.download(parts[1], "/".join(parts[3:]), scratch)
-        raise InvalidInput(f"cannot serve version source {source!r}: not a run's artifacts")
 
 
 @contextlib.contextmanager
@@ -170,6 +175,9 @@ def load_served_model(
             (``backend="onnx"`` runs a scikit-learn model's checked ONNX export).
         policy, nan_policy, allow_extra_columns, max_rows: as for :class:`ServedModel`.
 
+    The model is warmed up (:meth:`ServedModel.warm_up`) before it is returned, so that
+    no request pays for its first call.
+
     Raises:
         NotFound: no such model, version, alias, run or directory.
         InvalidInput: the target cannot be loaded (and why).
@@ -181,7 +189,7 @@ def load_served_model(
         loaded = load_model(
             fetched.path, allow_pickle=allow_pickle, trusted_types=trusted_types, backend=backend
         )
-    return ServedModel(
+    served = ServedModel(
         loaded,
         name=name or fetched.name,
         version=fetched.version,
@@ -190,5 +198,9 @@ def load_served_model(
         nan_policy=nan_policy,
         allow_extra_columns=allow_extra_columns,
         max_rows=max_rows,
-        load_seconds=time.perf_counter() - start,
     )
+    problem = served.warm_up()
+    if problem is not None:
+        _log.warning("%s: not warmed up (%s)", served.label, problem)
+    served.load_seconds = time.perf_counter() - start
+    return served

@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.errors import InvalidInput, LoopMLError, PayloadTooLarge
+from loopml.errors import InvalidInput, LoopMLError, PayloadTooLarge, PredictionFailed
 from loopml.models import LoadedModel, TensorSpec
 from loopml.serving._batcher import Batcher, BatchPolicy
-from loopml.serving._errors import PredictionFailed
 from loopml.serving._input import ModelInput
 from loopml.serving._metrics import ModelMetrics
 from loopml.serving._schema import InputSchema, NanPolicy
@@ -83,6 +82,54 @@ class ServedModel:
         self.outputs = _output_specs(model, self._methods)
         self.metrics: ModelMetrics | None = None
         self._batcher = Batcher(self._run_batch, self.policy, name=name)
+        # Requests (and shadow calls) holding this version; touched on the event loop only.
+        self.in_use = 0
+        self.retired = False
+        self.closed = False
+
+    def acquire(self) -> None:
+        """A request starts using this version (it stays loaded until :meth:`release`)."""
+        self.in_use += 1
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+
+    def release(self) -> None:
+        """A request is done with this version; a retired version is freed with its last."""
+        self.in_use -= 1
+        if self.metrics is not None:
+            self.metrics.in_flight.dec()
+        if self.retired and self.in_use == 0:
+            self.close()
+
+    def retire(self) -> None:
+        """No route serves this version any more: free it once no request holds it."""
+        self.retired = True
+        if self.in_use == 0:
+            self.close()
+
+    def warm_up(self) -> str | None:
+        """One call of every output on a sample row built from the signature, in this
+        thread (first calls pay for lazy initialisation, which no request should). Learns
+        the width of ``predict_proba`` from it when the model did not say.
+
+        Returns:
+            None, or why the model could not be warmed up (a sample built from types alone
+            may be refused by a model that checks values: not a reason to refuse it).
+        """
+        sample = _sample(self.schema)
+        if sample is None:
+            return "no signature to build a sample from"
+        try:
+            results = self._call(sample, frozenset(self._methods))
+        except Exception as exc:
+            return f"{type(exc).__name__}: {str(exc)[:500]}"
+        proba = results.get(_PROBA)
+        if isinstance(proba, np.ndarray) and proba.ndim == 2:
+            self.outputs = tuple(
+                OutputSpec(o.name, o.dtype, (-1, proba.shape[1])) if o.name == _PROBA else o
+                for o in self.outputs
+            )
+        return None
 
     @property
     def label(self) -> str:
@@ -131,6 +178,7 @@ class ServedModel:
 
     def close(self) -> None:
         """Stop the predict threads (calls running now still end)."""
+        self.closed = True
         self._batcher.close()
 
     # --- in a predict thread ---
@@ -191,10 +239,41 @@ def _output_specs(model: LoadedModel, methods: dict[str, Any]) -> tuple[OutputSp
         else OutputSpec(_PREDICT, "object", (-1,))
     ]
     if _PROBA in methods:
+        # scikit-learn's classes_; a LightGBM Booster or an ONNX session has none, and the
+        # width is then learnt by the warm-up call (see ServedModel.warm_up).
         classes = getattr(model.raw_model, "classes_", None)
         width = len(classes) if classes is not None else -1
         specs.append(OutputSpec(_PROBA, "float64", (-1, width)))
     return tuple(specs)
+
+
+def _sample(schema: InputSchema) -> ModelInput | None:
+    """One row of zeros (False, "") of the signature's types, checked as a request is."""
+    signature = schema.signature
+    if signature is None:
+        return None
+    inputs = signature.inputs
+    try:
+        if isinstance(inputs, TensorSpec):
+            shape = tuple(1 if d < 0 else d for d in inputs.shape)
+            return schema.from_rows(np.zeros(shape or (1,), dtype=_dtype(inputs.dtype)))
+        return schema.from_columns({c.name: _zero(c.dtype) for c in inputs})
+    except (LoopMLError, TypeError, ValueError):
+        return None
+
+
+def _dtype(name: str) -> np.dtype[Any]:
+    try:
+        return np.dtype(name)
+    except TypeError:
+        return np.dtype(object)
+
+
+def _zero(dtype: str) -> np.ndarray:
+    kind = _dtype(dtype)
+    if kind.kind in "biufcmM":
+        return np.zeros(1, dtype=kind)
+    return np.array([""], dtype=object)  # text, categories: the model judges them
 
 
 def _allows_nan(model: LoadedModel) -> bool:

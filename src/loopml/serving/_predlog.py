@@ -1,16 +1,19 @@
 """The prediction log and the feedback log: what was asked, what answered, what was true.
 
-Recording never blocks a request: :meth:`PredictionLog.record` appends to an in-memory
-buffer under a lock and returns; a background thread flushes the buffer every few seconds
+Recording never blocks a request: :meth:`PredictionLog.record` appends the request, as it
+was served, to an in-memory buffer and returns; a background thread turns the buffer into
+tables and flushes it every few seconds
 (and on :meth:`close`, which SIGTERM reaches through the server's shutdown) as Parquet files
 partitioned by endpoint, date and hour::
 
     <root>/predictions/endpoint=fraud/date=2026-12-05/hour=14/part-<ms>-<id>.parquet
     <root>/feedback/endpoint=fraud/date=2026-12-05/hour=15/part-<ms>-<id>.parquet
 
-One prediction row per input row: request id, row index, time, endpoint, model, version,
-status, latency, error, the input features as ``f.<column>`` and the output as
-``prediction`` (plus ``proba`` where the model has it). The files are plain Parquet in the
+One prediction row per input row: request id, row index (-1 for a request refused before
+its rows were read), time (``timestamp``, ms), endpoint, model, version, status,
+``latency_ms``, error, ``shadow`` (the answer of a shadow route, never returned), the input
+features as ``f.<column>`` (a tensor input as ``f.input``, a list per row) and the output as
+``prediction`` (plus ``proba`` where it was computed). The files are plain Parquet in the
 artifact store (a local directory or S3), so DuckDB, Spark or Dask read them as they are;
 :func:`read_log` reads them back for monitoring. When the buffer is full (the store is down
 for long), new rows are dropped and counted rather than let memory grow without bound.
@@ -23,7 +26,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +35,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
+
+from loopml.serving._input import ModelInput
+from loopml.serving._logrows import (
+    FeedbackEntry,
+    PredictionEntry,
+    feedback_tables,
+    prediction_tables,
+    scalar,
+)
 
 __all__ = ["FeedbackLog", "PredictionLog", "log_root", "read_log"]
 
@@ -45,7 +57,11 @@ def log_root(artifacts_url: str) -> str:
 
 
 class _PartitionedLog:
-    """A buffer of rows flushed by a thread to hour partitions (see the module docstring)."""
+    """A buffer of entries flushed by a thread to hour partitions (see the module docstring).
+
+    Buffered entries hold a request as it was served; the flusher turns them into tables
+    (:mod:`._logrows`), so that recording costs a request one append.
+    """
 
     def __init__(
         self,
@@ -64,7 +80,10 @@ class _PartitionedLog:
         self.dropped = 0
         self.written = 0
         self.failed_flushes = 0
-        self._rows: list[dict[str, Any]] = []
+        # Called by the flusher after each round (the pool brings its metrics up to date).
+        self.on_flush: Callable[[], None] | None = None
+        self._entries: list[Any] = []
+        self._depth = 0  # rows buffered
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one flush at a time: files are never torn
         self._stop = threading.Event()
@@ -74,57 +93,66 @@ class _PartitionedLog:
     @property
     def depth(self) -> int:
         """Rows waiting to be written."""
-        return len(self._rows)
+        return self._depth
 
-    def _append(self, rows: Iterable[dict[str, Any]]) -> int:
+    def _append(self, entry: Any, rows: int) -> int:
+        # A request's rows are kept or dropped together: half a request is no record.
         with self._lock:
-            room = self.max_buffered - len(self._rows)
-            batch = list(rows)
-            if len(batch) > room:
-                self.dropped += len(batch) - max(room, 0)
-                batch = batch[: max(room, 0)]
-            self._rows.extend(batch)
-            return len(batch)
+            if self._depth + rows > self.max_buffered:
+                self.dropped += rows
+                return 0
+            self._entries.append(entry)
+            self._depth += rows
+            return rows
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_every_s):
             self.flush()
+            if self.on_flush is not None:
+                try:
+                    self.on_flush()
+                except Exception:  # metrics must not stop the flusher
+                    _log.exception("the %s log's flush hook failed", self.kind)
 
     def flush(self) -> int:
         """Write what is buffered now; returns the number of rows written. A failed write
-        keeps the rows for the next flush (up to the buffer's bound)."""
+        keeps the entries for the next flush (up to the buffer's bound)."""
         with self._flush_lock:
             with self._lock:
-                rows, self._rows = self._rows, []
-            if not rows:
+                entries, self._entries = self._entries, []
+                rows, self._depth = self._depth, 0
+            if not entries:
                 return 0
             try:
-                for path, part in self._partitions(rows):
-                    self._write(path, part)
-            except Exception:  # the store is down: keep the rows, say so, try again later
+                for (endpoint, date, hour), table in self._tables(entries):
+                    name = f"part-{int(time.time() * 1000)}-{uuid.uuid4().hex[:8]}.parquet"
+                    directory = f"{self.root}/endpoint={endpoint}/date={date}/hour={hour}"
+                    self._write(f"{directory}/{name}", table)
+            except Exception:  # the store is down: keep the entries, say so, try again later
                 self.failed_flushes += 1
                 _log.exception("could not write the %s log; retrying at the next flush", self.kind)
-                with self._lock:
-                    self._rows[:0] = rows[: self.max_buffered]
-                    overflow = len(self._rows) - self.max_buffered
-                    if overflow > 0:
-                        self.dropped += overflow
-                        del self._rows[self.max_buffered :]
+                self._requeue(entries)
                 return 0
-            self.written += len(rows)
-            return len(rows)
+            self.written += rows
+            return rows
 
-    def _partitions(self, rows: list[dict[str, Any]]) -> Iterable[tuple[str, pa.Table]]:
-        frame = pd.DataFrame.from_records(rows)
-        stamp = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
-        keys = frame["endpoint"].astype(str) + "|" + stamp.dt.strftime("%Y-%m-%d|%H")
-        for key, index in frame.groupby(keys, sort=False).groups.items():
-            endpoint, date, hour = str(key).split("|")
-            part = frame.loc[index].dropna(axis=1, how="all")
-            name = f"part-{int(time.time() * 1000)}-{uuid.uuid4().hex[:8]}.parquet"
-            directory = f"{self.root}/endpoint={endpoint}/date={date}/hour={hour}"
-            table = pa.Table.from_pandas(part, preserve_index=False)
-            yield f"{directory}/{name}", table
+    def _requeue(self, entries: list[Any]) -> None:
+        with self._lock:
+            kept: list[Any] = []
+            for entry in entries:  # the oldest first, as long as they fit
+                rows = self._rows_of(entry)
+                if self._depth + rows > self.max_buffered:
+                    self.dropped += rows
+                    continue
+                kept.append(entry)
+                self._depth += rows
+            self._entries[:0] = kept
+
+    def _rows_of(self, entry: Any) -> int:
+        raise NotImplementedError
+
+    def _tables(self, entries: list[Any]) -> Iterable[tuple[tuple[str, str, str], pa.Table]]:
+        raise NotImplementedError
 
     def _write(self, path: str, table: pa.Table) -> None:
         directory = path.rsplit("/", 1)[0]
@@ -163,34 +191,38 @@ class PredictionLog(_PartitionedLog):
         version: str | None,
         status: int,
         latency_ms: float,
-        inputs: pd.DataFrame | None,
-        outputs: Sequence[Any] | None = None,
+        inputs: ModelInput | pd.DataFrame | None,
+        outputs: Any = None,
         proba: Any = None,
         error: str | None = None,
         timestamp_ms: int | None = None,
+        shadow: bool = False,
     ) -> int:
-        """Buffer one request's rows; returns how many were kept (0 when the buffer is full).
-        Never raises for the data it is given: a log must not fail a request."""
+        """Buffer one request; returns how many rows were kept (0 when the buffer is full).
+
+        ``inputs`` are the request's checked rows (kept as they are: the flusher converts
+        them), ``outputs`` and ``proba`` one value (or row of probabilities) per input row.
+        ``shadow`` marks the answer of a shadow route, which the caller never saw. Never
+        raises for the data it is given: a log must not fail a request.
+        """
+        if inputs is None:
+            rows = 1
+        else:
+            rows = len(inputs) if isinstance(inputs, pd.DataFrame) else inputs.rows
+        if rows == 0:
+            inputs, rows = None, 1
         now = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
-        base = {"request_id": request_id, "timestamp": now, "endpoint": endpoint,
-                "model": model, "version": version, "status": status,
-                "latency_ms": float(latency_ms), "error": error}  # fmt: skip
-        try:
-            if inputs is None or len(inputs) == 0:
-                return self._append([{**base, "row": -1}])
-            features = inputs.rename(columns=lambda c: f"f.{c}").to_dict("records")
-            rows = []
-            for i, feature_row in enumerate(features):
-                row = {**base, "row": i, **feature_row}
-                if outputs is not None and i < len(outputs):
-                    row["prediction"] = _scalar(outputs[i])
-                if proba is not None and i < len(proba):
-                    row["proba"] = [float(p) for p in proba[i]]
-                rows.append(row)
-            return self._append(rows)
-        except Exception:  # a shape the log cannot hold: the request is unaffected
-            _log.exception("could not record request %s in the prediction log", request_id)
-            return 0
+        entry = PredictionEntry(
+            now, request_id, endpoint, model, version, status, float(latency_ms), error,
+            shadow, inputs, outputs, proba, rows,
+        )  # fmt: skip
+        return self._append(entry, rows)
+
+    def _rows_of(self, entry: Any) -> int:
+        return int(entry.rows)
+
+    def _tables(self, entries: list[Any]) -> Iterable[tuple[tuple[str, str, str], pa.Table]]:
+        return prediction_tables(entries)
 
 
 class FeedbackLog(_PartitionedLog):
@@ -201,21 +233,31 @@ class FeedbackLog(_PartitionedLog):
 
     def record(self, endpoint: str, items: Iterable[Mapping[str, Any]]) -> int:
         """Buffer labels: each item has ``request_id``, ``label`` and optionally ``row``."""
+        ids, rows, labels = [], [], []
+        for item in items:
+            ids.append(str(item["request_id"]))
+            rows.append(int(item.get("row", 0)))
+            labels.append(scalar(item["label"]))
+        return self.record_columns(endpoint, ids, labels, rows)
+
+    def record_columns(
+        self,
+        endpoint: str,
+        request_ids: Sequence[str],
+        labels: Sequence[Any],
+        rows: Sequence[int] | None = None,
+    ) -> int:
+        """Buffer labels given as columns (a file's chunk); ``rows`` default to 0."""
         now = int(time.time() * 1000)
-        rows = [
-            {"request_id": str(i["request_id"]), "row": int(i.get("row", 0)),
-             "label": _scalar(i["label"]), "timestamp": now, "endpoint": endpoint}
-            for i in items
-        ]  # fmt: skip
-        return self._append(rows)
+        rows = rows if rows is not None else [0] * len(request_ids)
+        entry = FeedbackEntry(now, endpoint, list(request_ids), list(rows), list(labels))
+        return self._append(entry, max(entry.size, 1)) if entry.size else 0
 
+    def _rows_of(self, entry: Any) -> int:
+        return max(int(entry.size), 1)
 
-def _scalar(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    return str(value)
+    def _tables(self, entries: list[Any]) -> Iterable[tuple[tuple[str, str, str], pa.Table]]:
+        return feedback_tables(entries)
 
 
 def read_log(

@@ -114,6 +114,11 @@ class InputSchema:
             if len(kinds) == 1 and None not in kinds and self.names:
                 self.uniform = self.dtypes[0]  # e.g. all float64: rows become one block
 
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Schemas with the same key check values alike: rows one passed, the other takes."""
+        return (self.signature, self.allow_nan, self.allow_extra_columns)
+
     # --- entry points, one per shape a protocol gives values in ---
 
     def from_columns(self, values: Mapping[str, Any]) -> ModelInput:

@@ -29,10 +29,12 @@ from loopml.store._models import (
     RunRow,
     TagRow,
 )
+from loopml.store._monitor_rows import AlertEventRow, MonitorRow, MonitorRunRow
 from loopml.store._serving_rows import EndpointConfigRow, EndpointRow
 from loopml.store._upsert import insert_ignore, insert_rows, upsert
 
 __all__ = [
+    "AlertEventRow",
     "Base",
     "DatasetRow",
     "DatasetVersionRow",
@@ -50,6 +52,8 @@ __all__ = [
     "ModelAliasRow",
     "ModelVersionRow",
     "ModelVersionTagRow",
+    "MonitorRow",
+    "MonitorRunRow",
     "ParamRow",
     "PipelineCacheRow",
     "RegisteredModelRow",

@@ -3,6 +3,7 @@ machinery would cost more than the rest of a small request), one pool of models.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -15,10 +16,11 @@ from starlette.routing import Route
 
 from loopml.config import Settings, load_settings
 from loopml.server.serving._errors import exception_handlers
+from loopml.server.serving._feedback import feedback_routes
 from loopml.server.serving._invocations import invocations_routes
 from loopml.server.serving._openapi import openapi_schema
 from loopml.server.serving._v2 import v2_routes
-from loopml.serving import PROMETHEUS_CONTENT_TYPE, ModelPool
+from loopml.serving import MULTIPROC_ENV, PROMETHEUS_CONTENT_TYPE, ModelPool
 
 __all__ = ["create_serving_app"]
 
@@ -32,7 +34,7 @@ def _version() -> str:
 
 async def _metrics(request: Request) -> Response:
     pool: ModelPool = request.app.state.pool
-    return Response(pool.metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+    return Response(pool.render_metrics(), media_type=PROMETHEUS_CONTENT_TYPE)
 
 
 async def _openapi(request: Request) -> Response:
@@ -56,10 +58,13 @@ def create_serving_app(
 
     Called with no arguments (as ``uvicorn --factory loopml.server.serving:create_serving_app``
     and each ``--workers`` process does), it serves ``LOOPML_SERVE_TARGETS`` with the
-    ``LOOPML_SERVE_*`` settings.
+    ``LOOPML_SERVE_*`` settings. The app's lifespan starts the pool's background work (hot
+    swaps, shadow calls) and, at shutdown (SIGTERM included), stops it, flushes the logs
+    and frees the models: run it with lifespan on.
 
     Args:
-        pool: the models to serve; by default loaded from ``targets``.
+        pool: the models to serve (the app owns it from now on); by default loaded from
+            ``targets``.
         settings: the settings (limits, batching, the store); read from ``LOOPML_*`` now
             by default.
         targets: model URIs or directories; default ``settings.serve_targets``.
@@ -76,14 +81,23 @@ def create_serving_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        owned.close()  # the predict threads end with the server
+        await owned.start()
+        try:
+            yield
+        finally:
+            await owned.stop()  # the watcher, shadows and predict threads end; logs flush
+            directory = os.environ.get(MULTIPROC_ENV)
+            if directory:  # a worker's live gauges leave with it
+                from prometheus_client import multiprocess
+
+                multiprocess.mark_process_dead(os.getpid(), directory)
 
     # Matched in order: the two prediction routes come first (each route skipped costs a
     # regex match per request).
     routes = [
         *invocations_routes(),
         *v2_routes(),
+        *feedback_routes(),
         Route("/metrics", _metrics, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/docs", _docs, methods=["GET"]),

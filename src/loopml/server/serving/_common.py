@@ -1,9 +1,9 @@
 """What every prediction route shares: the body under a size limit, decoding off the event
-loop when it is big, and the accounting of each answer (metrics and the version header)."""
+loop when it is big, and each answer's accounting (:class:`~loopml.serving.Call`) and
+headers (the version that answered, the request id)."""
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -12,28 +12,33 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from loopml.errors import InvalidInput, LoopMLError, PayloadTooLarge
+from loopml.errors import InvalidInput, LoopMLError, PayloadTooLarge, UnsupportedMediaType
 from loopml.server.serving._errors import error_response, unexpected
-from loopml.serving import ServedModel, UnsupportedMediaType
+from loopml.serving import Call
 
-__all__ = ["VERSION_HEADER", "answer", "decode", "read_body"]
+__all__ = ["REQUEST_ID_HEADER", "VERSION_HEADER", "answer", "decode", "read_body"]
 
 VERSION_HEADER = "x-loopml-model-version"
+REQUEST_ID_HEADER = "x-request-id"
+# nginx's status for a request whose client closed the connection before the answer.
+_CLIENT_GONE = 499
 # Decoding a body this big takes long enough (milliseconds) to stall other requests: it
 # moves to a thread. Smaller ones decode in place, cheaper than the hop.
 _INLINE_BYTES = 256 * 1024
 T = TypeVar("T")
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused with a 413 past ``LOOPML_SERVE_MAX_BODY_MB``: at once if
-    Content-Length says so, else as soon as the streamed bytes cross it.
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The request body, refused with a 413 past ``limit`` (default
+    ``LOOPML_SERVE_MAX_BODY_MB``): at once if Content-Length says so, else as soon as the
+    streamed bytes cross it.
 
     Raises:
         PayloadTooLarge: over the limit.  InvalidInput: a bad Content-Length, or the client
         went away mid-body.
     """
-    limit: int = request.app.state.max_body
+    if limit is None:
+        limit = int(request.app.state.max_body)
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -91,29 +96,23 @@ async def decode(body: bytes, fn: Callable[..., T], *args: Any) -> T:
     return fn(*args)
 
 
-async def answer(
-    request: Request,
-    model: ServedModel,
-    protocol: str,
-    work: Callable[[], Awaitable[Response]],
-) -> Response:
-    """Run ``work`` for ``model``: errors become this protocol's error answer, and every
-    answer is counted, timed and stamped with the model version."""
+async def answer(request: Request, call: Call, work: Callable[[], Awaitable[Response]]) -> Response:
+    """Run ``work`` for ``call``: errors become this protocol's error answer, and every
+    answer is accounted for (metrics, log, shadows) and stamped with the version that
+    answered and the request id."""
     path = request.scope["path"]
-    metrics = model.metrics
-    start = time.perf_counter()
-    if metrics is not None:
-        metrics.in_flight.inc()
+    error: str | None = None
     try:
         response = await work()
     except LoopMLError as exc:
-        response = error_response(path, exc)
+        response, error = error_response(path, exc), exc.message
     except Exception as exc:  # a bug: still one answer, and the server goes on
-        response = unexpected(path, exc)
-    finally:
-        if metrics is not None:
-            metrics.in_flight.dec()
-    response.headers[VERSION_HEADER] = model.label
-    if metrics is not None:
-        metrics.request(protocol, response.status_code, time.perf_counter() - start)
+        response, error = unexpected(path, exc), f"internal error ({type(exc).__name__})"
+    except BaseException:  # cancelled: nobody is left to answer, the version is released
+        call.finish(_CLIENT_GONE, "the client went away")
+        raise
+    headers = response.headers
+    headers[VERSION_HEADER] = call.model.label
+    headers[REQUEST_ID_HEADER] = call.request_id
+    call.finish(response.status_code, error)
     return response

@@ -17,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from loopml.errors import InvalidInput, LoopMLError
-from loopml.server.serving._common import answer, decode, read_body
+from loopml.errors import InvalidInput, LoopMLError, UnsupportedMediaType
+from loopml.server.serving._common import REQUEST_ID_HEADER, answer, decode, read_body
 from loopml.serving import (
+    Call,
     ModelInput,
     ModelPool,
     ServedModel,
-    UnsupportedMediaType,
     scoring_csv,
     scoring_json,
     scoring_parquet,
@@ -106,16 +106,21 @@ def _fallback(value: Any) -> Any:
 async def invocations(request: Request) -> Response:
     """POST /invocations: score with the (only, or first) model."""
     pool: ModelPool = request.app.state.pool
-    model = pool.endpoints[0].pick()
+    headers = request.headers
+    call = Call(pool, pool.endpoints[0], protocol="invocations",
+                request_id=headers.get(REQUEST_ID_HEADER), headers=headers)  # fmt: skip
 
     async def work() -> Response:
-        media = _media_type(request.headers.get("content-type"))
-        body = await read_body(request)
-        rows = await decode(body, _rows, media, body, model)
-        results = await model.predict(rows, ["predict"])
+        media = _media_type(headers.get("content-type"))
+        body = await read_body(request, call.table.max_body)
+
+        async def parse(model: ServedModel) -> ModelInput:
+            return await decode(body, _rows, media, body, model)
+
+        results = await call.predict(parse, ["predict"])
         return Response(_predictions(results["predict"]), media_type=_JSON)
 
-    return await answer(request, model, "invocations", work)
+    return await answer(request, call, work)
 
 
 async def ping(request: Request) -> Response:

@@ -65,6 +65,38 @@ _SCORING = {
 }
 
 
+_LABEL = {"type": ["number", "string", "boolean"]}
+_ITEM_FIELDS: dict[str, Any] = {
+    "request_id": {"type": "string", "minLength": 1, "maxLength": 128},
+    "label": _LABEL,
+    "row": {"type": "integer", "minimum": 0},
+}
+_FEEDBACK_ITEM = {
+    "type": "object",
+    "required": ["request_id", "label"],
+    "properties": _ITEM_FIELDS,
+    "additionalProperties": False,
+}
+_FEEDBACK = {
+    "oneOf": [
+        {**_FEEDBACK_ITEM, "properties": {**_ITEM_FIELDS, "endpoint": {"type": "string"}}},
+        {
+            "type": "object",
+            "required": ["feedback"],
+            "properties": {
+                "endpoint": {"type": "string"},
+                "feedback": {"type": "array", "minItems": 1, "items": _FEEDBACK_ITEM},
+            },
+            "additionalProperties": False,
+        },
+    ],
+    "description": "one label, or a batch; endpoint may be left out when one is served",
+}  # fmt: skip
+# The caller's id for the request: echoed in the answer's X-Request-Id, kept in the log.
+_REQUEST_ID = {"name": "X-Request-Id", "in": "header", "required": False,
+               "schema": {"type": "string", "minLength": 1, "maxLength": 128}}  # fmt: skip
+
+
 def _get(summary: str, responses: dict[str, Any], params: list[Any] | None = None) -> Any:
     return {"get": {"summary": summary, "parameters": params or [], "responses": responses}}
 
@@ -91,7 +123,7 @@ def openapi_schema(pool: ModelPool, *, version: str) -> dict[str, Any]:
         paths[f"{prefix}/infer"] = {
             "post": {
                 "summary": "Inference (JSON, or JSON + binary tensor data)",
-                "parameters": params,
+                "parameters": [*params, _REQUEST_ID],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _INFER}},
@@ -102,6 +134,7 @@ def openapi_schema(pool: ModelPool, *, version: str) -> dict[str, Any]:
     paths["/invocations"] = {
         "post": {
             "summary": "MLflow scoring: {'predictions': [...]}",
+            "parameters": [_REQUEST_ID],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -112,6 +145,17 @@ def openapi_schema(pool: ModelPool, *, version: str) -> dict[str, Any]:
             "responses": _JSON_OK,
         }
     }
+    accepted = {"202": {"description": "Recorded (written with the log's next flush)",
+                        "content": _OBJECT}, **_ERRORS}  # fmt: skip
+    paths["/feedback"] = {
+        "post": {
+            "summary": "Ground truth for earlier requests, by request id (and row)",
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _FEEDBACK}}},
+            "responses": accepted,
+        }
+    }  # fmt: skip
+    paths["/endpoints"] = _get("Each endpoint's routes, generation, swaps, last error", _JSON_OK)
     text = {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}
     for path, summary in (
         ("/ping", "Health (MLflow)"),

@@ -11,9 +11,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from loopml.errors import NotFound, Unavailable
-from loopml.server.serving._common import answer, decode, read_body
+from loopml.server.serving._common import REQUEST_ID_HEADER, answer, decode, read_body
 from loopml.server.serving._v2_wire import HEADER_LENGTH, infer_response, parse_infer_request
-from loopml.serving import ModelPool, ServedModel, datatype_of
+from loopml.serving import Call, ModelInput, ModelPool, ServedModel, datatype_of
 
 __all__ = ["SERVER_NAME", "v2_routes"]
 
@@ -37,16 +37,25 @@ def _model(request: Request) -> ServedModel:
 
 async def infer(request: Request) -> Response:
     """POST /v2/models/{name}[/versions/{version}]/infer."""
-    model = _model(request)
+    pool = _pool(request)
+    params = request.path_params
+    endpoint = pool.endpoint(params["name"])
+    headers = request.headers
+    call = Call(pool, endpoint, protocol="v2", version=params.get("version"),
+                request_id=headers.get(REQUEST_ID_HEADER), headers=headers)  # fmt: skip
 
     async def work() -> Response:
-        body = await read_body(request)
-        parsed = await decode(body, parse_infer_request, body, request.headers.get(HEADER_LENGTH))
-        rows = await decode(body, model.schema.from_tensors, parsed.tensors)
-        results = await model.predict(rows, [name for name, _ in parsed.outputs])
-        return infer_response(model, parsed, results)
+        body = await read_body(request, call.table.max_body)
+        parsed = await decode(body, parse_infer_request, body, headers.get(HEADER_LENGTH))
+        call.name_request(parsed.id)
 
-    return await answer(request, model, "v2", work)
+        async def parse(model: ServedModel) -> ModelInput:
+            return await decode(body, model.schema.from_tensors, parsed.tensors)
+
+        results = await call.predict(parse, [name for name, _ in parsed.outputs])
+        return infer_response(endpoint.name, call.model, parsed, results)
+
+    return await answer(request, call, work)
 
 
 async def server_metadata(request: Request) -> Response:
@@ -79,8 +88,8 @@ async def model_ready(request: Request) -> Response:
 async def model_metadata(request: Request) -> Response:
     """GET /v2/models/{name}[/versions/{version}]: inputs and outputs from the signature."""
     model = _model(request)
-    endpoint = next(e for e in _pool(request).endpoints if e.name == model.name)
-    body: dict[str, Any] = {"name": model.name}
+    endpoint = _pool(request).endpoint(request.path_params["name"])
+    body: dict[str, Any] = {"name": endpoint.name}
     versions = endpoint.versions if "version" not in request.path_params else [model.version]
     if any(versions):
         body["versions"] = versions

@@ -150,8 +150,11 @@ def _as_array(value: Any) -> np.ndarray:
     return array
 
 
-def infer_response(model: ServedModel, request: InferRequest, results: dict[str, Any]) -> Response:
-    """The infer response: outputs in the order asked, as JSON data or binary data."""
+def infer_response(
+    endpoint: str, model: ServedModel, request: InferRequest, results: dict[str, Any]
+) -> Response:
+    """The infer response of ``model`` answering for ``endpoint``: outputs in the order
+    asked, as JSON data or binary data."""
     entries = []
     chunks = []
     for name, binary in request.outputs:
@@ -174,7 +177,7 @@ def infer_response(model: ServedModel, request: InferRequest, results: dict[str,
         else:
             entry["data"] = np.ascontiguousarray(array).ravel()
         entries.append(entry)
-    body: dict[str, Any] = {"model_name": model.name}
+    body: dict[str, Any] = {"model_name": endpoint}
     if model.version is not None:
         body["model_version"] = model.version
     if request.id is not None:
