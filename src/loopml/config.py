@@ -34,8 +34,9 @@ class Settings(BaseSettings):
         serve_targets: the model URIs or directories ``loopml serve`` loads
             (``LOOPML_SERVE_TARGETS``, a JSON list), e.g. ``["models:/fraud@production"]``.
         serve_allow_pickle: let ``loopml serve`` load pickled (pyfunc) weights.
-        serve_backend: ``native`` or ``onnx`` (a scikit-learn model's checked ONNX export,
-            run by onnxruntime: far less time per call).
+        serve_backend: ``auto`` (default: a scikit-learn model's checked ONNX export, run
+            by onnxruntime, when the model has one: far less time per call; else the
+            flavor's own library), ``native`` or ``onnx``.
         serve_batching: coalesce concurrent requests to a model into one predict call.
         serve_max_batch_size: the most rows one coalesced predict call takes.
         serve_max_wait_ms: the longest a request waits for companions while the model is busy
@@ -72,7 +73,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=2048, ge=1)
     serve_targets: list[str] = Field(default_factory=list)
     serve_allow_pickle: bool = False
-    serve_backend: Literal["native", "onnx"] = "native"
+    serve_backend: Literal["native", "onnx", "auto"] = "auto"
     serve_batching: bool = True
     serve_max_batch_size: int = Field(default=256, ge=1)
     serve_max_wait_ms: float = Field(default=2.0, ge=0, le=10_000)

@@ -4,6 +4,7 @@ champion on the same held-out labelled rows, and promoted only by policy."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,15 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
 import loopml
-from loopml.client import conclude_canary, get_client, retrain, set_client
+from loopml.client import (
+    conclude_canary,
+    get_client,
+    pipeline_retrain_handler,
+    retrain,
+    set_client,
+)
 from loopml.errors import InvalidInput
-from loopml.serving import EndpointStore
+from loopml.serving import EndpointStore, FeedbackLog, PredictionLog, log_root
 
 
 @pytest.fixture
@@ -113,3 +120,65 @@ def test_bad_requests_are_refused_before_anything_is_written(home: Path) -> None
         with pytest.raises(InvalidInput, match=message):
             retrain("churn", **args)
     assert [v.version for v in loopml.model_registry().list_versions("churn")] == [1]
+
+
+def fit_logistic(X: pd.DataFrame, y: pd.Series) -> Any:
+    """What the monitor's retrain block names in the handler test (module:function)."""
+    return LogisticRegression().fit(X, y)
+
+
+def _trigger(pipeline: str, **params: Any) -> Any:
+    from loopml.monitoring import RetrainTrigger
+    from loopml.monitoring._spec import RetrainSpec
+
+    now = datetime.now(UTC)
+    spec = RetrainSpec(pipeline=pipeline, params={"target": "label", **params})
+    return RetrainTrigger(monitor="churn", endpoint="churn", reference="churn-ref@1",
+                          run_id="r1", reasons=("performance",), messages={}, retrain=spec,
+                          window_start=now - timedelta(hours=1),
+                          window_end=now + timedelta(minutes=1))  # fmt: skip
+
+
+def test_the_pipeline_handler_retrains_on_the_labelled_window(home: Path) -> None:
+    _champion()
+    loopml.data.register("churn-ref", _world(400, 0, flipped=False))
+    store = get_client().service.store  # type: ignore[union-attr]
+    EndpointStore(store).create(
+        {"name": "churn", "routes": [{"model": "models:/churn@production"}]}
+    )
+    root = log_root(get_client().settings.resolved_artifacts())
+    served, truth = PredictionLog(root), FeedbackLog(root)
+    window = _world(600, 5, flipped=True)
+    for i in range(0, len(window), 10):
+        rows = window.iloc[i : i + 10]
+        served.record(request_id=f"q{i}", endpoint="churn", model="churn", version="1",
+                      status=200, latency_ms=1.0, inputs=rows[["x1", "x2"]],
+                      outputs=[0] * len(rows))  # fmt: skip
+        truth.record("churn", [{"request_id": f"q{i}", "row": r, "label": int(v)}
+                               for r, v in enumerate(rows["label"])])  # fmt: skip
+    served.close()
+    truth.close()
+
+    outcome = pipeline_retrain_handler(
+        _trigger(f"{__name__}:fit_logistic", metric="accuracy", by=0.05, holdout=0.25)
+    )
+    assert outcome["status"] == "promoted" and outcome["version"] == 2
+    assert outcome["figures"]["challenger"] > outcome["figures"]["champion"] + 0.05
+    # The challenger learnt from the reference and 75% of the 600 labelled rows; the
+    # other 150 are where both models were scored.
+    assert loopml.data.get(outcome["train_dataset"]).shape == (400 + 450, 3)
+    assert loopml.data.get(outcome["evaluation_dataset"]).shape == (150, 3)
+    assert loopml.model_registry().get_version_by_alias("churn", "production").version == 2
+
+    for trigger, message in [
+        (_trigger("no_colon_here"), "not module:function"),
+        (_trigger("loopml:no_such_function"), "cannot import"),
+        (_trigger(f"{__name__}:fit_logistic", target=None), "needs target"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            pipeline_retrain_handler(trigger)
+    later = _trigger(f"{__name__}:fit_logistic")
+    empty = type(later)(**{**later.__dict__, "window_start": later.window_end,
+                           "window_end": later.window_end + timedelta(hours=1)})  # fmt: skip
+    with pytest.raises(InvalidInput, match="no labelled production rows"):
+        pipeline_retrain_handler(empty)

@@ -220,3 +220,17 @@ def test_log_with_an_export_and_load_it_from_the_run(
     model = load_model(uri, download=get_client().download_artifacts, backend="onnx")
     assert model.backend == "onnx" and model.source == uri
     np.testing.assert_array_equal(model.predict(X), forest.predict(X))
+
+
+def test_auto_backend_runs_the_export_when_there_is_one(
+    tmp_path: Path, iris: tuple[pd.DataFrame, pd.Series], forest: Any
+) -> None:
+    X, _ = iris
+    save_model(forest, tmp_path / "with", input_example=X.head(20), onnx=True)
+    save_model(forest, tmp_path / "without", input_example=X.head(20))
+    exported = load_model(tmp_path / "with", backend="auto")
+    plain = load_model(tmp_path / "without", backend="auto")
+    assert (exported.backend, plain.backend) == ("onnx", "native")
+    np.testing.assert_array_equal(exported.predict(X), forest.predict(X))
+    np.testing.assert_array_equal(plain.predict(X), forest.predict(X))
+    assert load_model(tmp_path / "with").backend == "native"  # the library default stays

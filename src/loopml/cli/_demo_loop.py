@@ -26,7 +26,7 @@ import pandas as pd
 
 import loopml
 from loopml.cli._demo_world import FEATURES, TARGET, transactions
-from loopml.client import get_client, retrain
+from loopml.client import get_client, pipeline_retrain_handler
 from loopml.config import Settings
 
 __all__ = ["DemoResult", "run_demo"]
@@ -69,6 +69,13 @@ def _model(seed: int) -> Any:
                                     class_weight="balanced_subsample", random_state=seed,
                                     n_jobs=1)  # fmt: skip
     return make_pipeline(columns, forest)
+
+
+def fit_model(X: pd.DataFrame, y: pd.Series) -> Any:
+    """The demo's training function: what the monitor's retrain block names."""
+    from loopml.client import current_seed
+
+    return _model(current_seed() or 0).fit(X, y)
 
 
 def _f1(y: Any, predicted: Any) -> float:
@@ -202,19 +209,12 @@ def run_demo(settings: Settings, *, seed: int, step: Step) -> DemoResult:
         lap("traffic after drift")
 
         step("monitor: drift and performance, then retrain")
-        outcomes: list[Any] = []
+        outcomes: list[dict[str, Any]] = []
 
         def retrain_handler(trigger: RetrainTrigger) -> dict[str, Any]:
-            labelled = drifted.sample(frac=1.0, random_state=seed)
-            cut = int(len(labelled) * 0.7)
-            outcome = retrain(
-                MODEL, train=lambda X, y: _model(seed).fit(X, y),
-                data=pd.concat([reference, labelled.iloc[:cut]], ignore_index=True),
-                evaluation=labelled.iloc[cut:], target=TARGET, metric="f1", by=0.02,
-                reason=f"monitor {trigger.monitor}: {', '.join(trigger.reasons)}",
-            )  # fmt: skip
-            outcomes.append(outcome)
-            return outcome.to_dict()
+            # loopml's own handler: reference + the labelled window from the serving logs.
+            outcomes.append(pipeline_retrain_handler(trigger))
+            return outcomes[-1]
 
         seconds = int((window_end - window_start).total_seconds()) + 1
         monitors = MonitorService.from_settings(settings, store=store,
@@ -223,7 +223,9 @@ def run_demo(settings: Settings, *, seed: int, step: Step) -> DemoResult:
             "name": ENDPOINT, "endpoint": ENDPOINT, "reference": ref_version.ref,
             "features": FEATURES, "window": f"{seconds}s", "every": "5m",
             "performance": {"metric": "f1", "min": 0.55, "positive_label": 1},
-            "retrain": {"pipeline": "loopml.cli._demo_loop:run_demo", "cooldown": "1h"},
+            "retrain": {"pipeline": "loopml.cli._demo_loop:fit_model", "policy": "gates",
+                        "cooldown": "1h", "params": {"target": TARGET, "metric": "f1",
+                                                     "by": 0.02, "holdout": 0.3, "seed": seed}},
         })  # fmt: skip
         run = monitors.run(ENDPOINT, now=window_end)
         report = Path(settings.home) / "reports" / "demo-monitor.html"
@@ -236,12 +238,14 @@ def run_demo(settings: Settings, *, seed: int, step: Step) -> DemoResult:
                         "checks": {k: v.get("passed") for k, v in run.checks.items()}}  # fmt: skip
         if not outcomes:
             raise RuntimeError(f"the monitor did not ask for a retrain: {run.checks}")
-        result.retrain = outcomes[0].to_dict()
+        result.retrain = outcomes[0]
         monitors.close()
         lap("monitor + retrain")
 
         step("hot swap: the endpoint picks up the promoted version")
-        result.timings["swap seconds"] = round(_wait_for_version(http, str(outcomes[0].version)), 2)
+        result.timings["swap seconds"] = round(
+            _wait_for_version(http, str(outcomes[0]["version"])), 2
+        )
         result.phases.append(_replay(http, transactions(1500, seed=seed + 5, drifted=True),
                                      "after retrain"))  # fmt: skip
         lap("traffic after retrain")

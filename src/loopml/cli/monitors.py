@@ -36,8 +36,17 @@ FileOption = Annotated[Path | None, typer.Option("--file", "-f", help="A monitor
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 
+def _handler() -> Any:
+    # The retrain block's pipeline is run by loopml's own handler unless the process
+    # installed another (loopml.monitoring.set_retrain_handler).
+    from loopml.client import pipeline_retrain_handler
+    from loopml.monitoring import get_retrain_handler
+
+    return get_retrain_handler() or pipeline_retrain_handler
+
+
 def _service() -> MonitorService:
-    return MonitorService.from_settings(load_settings())
+    return MonitorService.from_settings(load_settings(), retrain_handler=_handler())
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -395,7 +404,7 @@ def serve_cmd(
 
     settings = load_settings()
     metrics = MonitorMetrics()
-    service = MonitorService.from_settings(settings, metrics=metrics)
+    service = MonitorService.from_settings(settings, metrics=metrics, retrain_handler=_handler())
 
     def show(run: MonitorRun) -> None:
         print_json(run.to_dict()) if as_json else _print_run(run)

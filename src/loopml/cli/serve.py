@@ -97,8 +97,9 @@ def serve_cmd(
     backend: Annotated[
         str | None,
         typer.Option(
-            help="native, or onnx: run a scikit-learn model's ONNX export (saved with "
-            "onnx=True) on onnxruntime (default native).",
+            help="auto (the default): a scikit-learn model's ONNX export (saved with "
+            "onnx=True, checked for agreement) on onnxruntime when it has one, else its own "
+            "library; native: always its own library; onnx: the export or an error.",
             show_default=False,
         ),
     ] = None,
@@ -147,8 +148,8 @@ def serve_cmd(
     """
     import uvicorn
 
-    if backend not in (None, "native", "onnx"):
-        raise InvalidInput(f"--backend is native or onnx, not {backend!r}")
+    if backend not in (None, "native", "onnx", "auto"):
+        raise InvalidInput(f"--backend is auto, native or onnx, not {backend!r}")
     options = {
         "serve_allow_pickle": allow_pickle,
         "serve_backend": backend,

@@ -38,7 +38,12 @@ from loopml.client._models import (
     set_model_alias,
 )
 from loopml.client._remote import RemoteService, _Area
-from loopml.client._retrain import RetrainOutcome, conclude_canary, retrain
+from loopml.client._retrain import (
+    RetrainOutcome,
+    conclude_canary,
+    pipeline_retrain_handler,
+    retrain,
+)
 from loopml.client._seed import current_seed, seed_everything
 from loopml.client._writer import MetricWriter
 from loopml.config import Settings
@@ -76,6 +81,7 @@ __all__ = [
     "log_text",
     "model_registry",
     "open_service",
+    "pipeline_retrain_handler",
     "register_model",
     "retrain",
     "search_runs",

@@ -90,7 +90,7 @@ def load_model(
     *,
     allow_pickle: bool = False,
     trusted_types: Sequence[str] = (),
-    backend: Literal["native", "onnx"] = "native",
+    backend: Literal["native", "onnx", "auto"] = "native",
 ) -> LoadedModel:
     """Load a model: a directory (loopml's ``loopml-model.yaml`` or MLflow's ``MLmodel``),
     ``runs:/<run_id>/<path>``, or a registered version: ``models:/name/3``,

@@ -15,15 +15,19 @@ Every step leaves a record: the run, the dataset versions, the version, the audi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
 from loopml.errors import InvalidInput, NotFound
 
-__all__ = ["RetrainOutcome", "conclude_canary", "retrain"]
+if TYPE_CHECKING:
+    from loopml.monitoring import RetrainTrigger
+
+__all__ = ["RetrainOutcome", "conclude_canary", "pipeline_retrain_handler", "retrain"]
 
 Policy = Literal["gates", "canary", "approval"]
 _CHALLENGER = "challenger"
@@ -210,3 +214,110 @@ def conclude_canary(
     spec["routes"] = [{"model": f"models:/{name}@{alias}", "weight": 1.0}]
     store.update(EndpointSpec.parse(spec), reason=reason or "canary concluded")
     return won
+
+
+def pipeline_retrain_handler(trigger: RetrainTrigger) -> dict[str, Any]:
+    """The retrain handler behind a monitor's ``retrain`` block (installed by
+    ``loopml monitors run|serve``; install it yourself with
+    ``loopml.monitoring.set_retrain_handler(pipeline_retrain_handler)``).
+
+    ``retrain.pipeline`` names a function ``module:attr`` that fits a model on
+    ``(features, target)`` and returns it. The fresh data is the monitor's reference dataset
+    plus the production rows of the trigger's window joined to their labels (by request id
+    and row); a seeded ``holdout`` share of those labelled rows is kept out of training and
+    is where challenger and champion are scored. The endpoint's first route
+    (``models:/name@alias``) names the model and alias to promote. ``retrain.params``:
+    ``target`` (required), ``metric`` (f1), ``by`` (0.0), ``holdout`` (0.3), ``seed`` (0),
+    ``canary_share`` (0.1), and anything else is logged as a param.
+
+    Raises:
+        InvalidInput: no target, an endpoint that does not serve a ``models:/`` alias, no
+            labelled production rows, a pipeline that is not ``module:attr``.
+    """
+    params = dict(trigger.retrain.params)
+    target = params.pop("target", None)
+    if not isinstance(target, str):
+        raise InvalidInput("the monitor's retrain.params needs target: the label column's name")
+    metric, by = str(params.pop("metric", "f1")), float(params.pop("by", 0.0))
+    holdout, seed = float(params.pop("holdout", 0.3)), int(params.pop("seed", 0))
+    canary_share = float(params.pop("canary_share", 0.1))
+    name, alias = _served_alias(trigger.endpoint)
+    train = _import(trigger.retrain.pipeline)
+    import loopml
+
+    reference = loopml.data.get(trigger.reference)
+    labelled = _labelled_window(trigger, target, reference)
+    if labelled.empty:
+        raise InvalidInput(
+            f"no labelled production rows for {trigger.endpoint} between "
+            f"{trigger.window_start:%Y-%m-%d %H:%M} and {trigger.window_end:%H:%M}: "
+            "send feedback before retraining"
+        )
+    shuffled = labelled.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    cut = max(1, min(len(shuffled) - 1, round(len(shuffled) * (1 - holdout))))
+    outcome = retrain(
+        name, train=lambda X, y: train(X, y),
+        data=pd.concat([reference, shuffled.iloc[:cut]], ignore_index=True),
+        evaluation=shuffled.iloc[cut:], target=target, metric=metric, by=by, alias=alias,
+        policy=trigger.retrain.policy, endpoint=trigger.endpoint, canary_share=canary_share,
+        experiment=f"retrain-{name}", params={"monitor": trigger.monitor, **params},
+        reason=f"monitor {trigger.monitor}: {', '.join(trigger.reasons)}",
+    )  # fmt: skip
+    return outcome.to_dict()
+
+
+def _served_alias(endpoint: str) -> tuple[str, str]:
+    from loopml.client._fluent import get_client
+    from loopml.serving import EndpointStore
+
+    store = EndpointStore(get_client().service.store)  # type: ignore[union-attr]
+    uri = store.get(endpoint).spec.routes[0].model
+    name, at, alias = uri.removeprefix("models:/").partition("@")
+    if not uri.startswith("models:/") or not at:
+        raise InvalidInput(f"endpoint {endpoint!r} serves {uri}: retraining promotes an alias, "
+                           "so its first route must be models:/name@alias")  # fmt: skip
+    return name, alias
+
+
+def _import(target: str) -> Callable[[pd.DataFrame, pd.Series], Any]:
+    import importlib
+
+    module, colon, attr = target.partition(":")
+    if not colon or not module or not attr:
+        raise InvalidInput(f"retrain.pipeline {target!r} is not module:function")
+    try:
+        found = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidInput(f"cannot import retrain.pipeline {target!r}: {exc}") from None
+    if not callable(found):
+        raise InvalidInput(f"retrain.pipeline {target!r} is not callable")
+    return cast(Callable[[pd.DataFrame, pd.Series], Any], found)
+
+
+def _labelled_window(trigger: RetrainTrigger, target: str, reference: pd.DataFrame) -> pd.DataFrame:
+    """The window's served rows (features as the reference names them) with their labels."""
+    from loopml.client._fluent import get_client
+    from loopml.serving import log_root, read_log
+    from loopml.tracking import artifact_store_from_settings
+
+    settings = get_client().settings
+    root = log_root(settings.resolved_artifacts())
+    options = artifact_store_from_settings(settings).storage_options
+    served = read_log(root, "predictions", trigger.endpoint, start=trigger.window_start,
+                      end=trigger.window_end, storage_options=options)  # fmt: skip
+    labels = read_log(root, "feedback", trigger.endpoint, start=trigger.window_start,
+                      storage_options=options)  # fmt: skip
+    if served.empty or labels.empty:
+        return pd.DataFrame()
+    if "shadow" in served.columns:
+        served = served[served["shadow"] != True]  # noqa: E712 - NaN means not a shadow
+    served = served[(served["status"] == 200) & (served["row"] >= 0)]
+    labels = labels.sort_values("timestamp").drop_duplicates(["request_id", "row"], keep="last")
+    joined = served.merge(labels[["request_id", "row", "label"]], on=["request_id", "row"])
+    features = [c for c in reference.columns if c != target and f"f.{c}" in joined.columns]
+    out = joined[[f"f.{c}" for c in features]].rename(columns=lambda c: c[2:])
+    out[target] = joined["label"].to_numpy()
+    for column in out.columns:  # as the reference has them, so one schema holds both
+        with contextlib.suppress(TypeError, ValueError):
+            out[column] = out[column].astype(reference[column].dtype)
+    return out.reset_index(drop=True)

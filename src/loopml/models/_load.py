@@ -21,8 +21,8 @@ from loopml.models._predictor import LoadedModel
 __all__ = ["Backend", "load_model"]
 
 # What runs a loaded model: its flavor's own library, or onnxruntime on its ONNX export.
-Backend = Literal["native", "onnx"]
-_BACKENDS = ("native", "onnx")
+Backend = Literal["native", "onnx", "auto"]
+_BACKENDS = ("native", "onnx", "auto")
 
 
 def load_model(
@@ -45,7 +45,8 @@ def load_model(
             ``download_artifacts``.
         backend: ``native`` (the flavor's own library) or ``onnx``: onnxruntime on the
             ONNX export written by ``save_model(..., onnx=True)`` (an ``onnx`` flavor
-            model runs on onnxruntime either way).
+            model runs on onnxruntime either way); ``auto``: the ONNX export when the
+            model has one (checked for agreement when it was written), else native.
 
     Returns:
         A :class:`LoadedModel`.
@@ -104,6 +105,8 @@ def _load_dir(
         raise InvalidInput(f"{directory} is a file; a model is a directory")
     if (directory / MANIFEST).is_file():
         manifest = Manifest.read(directory)
+        if backend == "auto":  # the checked export when the model has one: what serving wants
+            backend = "onnx" if manifest.onnx is not None else "native"
         if backend == "onnx" and manifest.flavor != "onnx":
             return _load_onnx_export(directory, manifest, source=source)
         model, raw = read(

@@ -33,7 +33,7 @@ __all__ = ["Backend", "Fetched", "StoreSource", "load_served_model"]
 _log = logging.getLogger("loopml.serving")
 
 # What runs a model: its flavor's own library, or onnxruntime on its ONNX export.
-Backend = Literal["native", "onnx"]
+Backend = Literal["native", "onnx", "auto"]
 
 
 @dataclass(frozen=True)
