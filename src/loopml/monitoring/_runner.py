@@ -22,6 +22,7 @@ from sqlalchemy import insert, update
 from loopml.errors import LoopMLError
 from loopml.ids import now_ms
 from loopml.monitoring._alerts import AlertEvent
+from loopml.monitoring._canary import CHALLENGER, conclude_canary_run
 from loopml.monitoring._durations import from_ms, parse_duration, to_ms
 from loopml.monitoring._entities import ERROR, FAIL, PASS, SKIPPED, MonitorRun, StoredMonitor
 from loopml.monitoring._evaluate import Evaluation, evaluate
@@ -100,15 +101,76 @@ def execute(
     )
     run = _store_reports(svc, spec, run)
     state = dict(stored.state)
+    if spec.retrain is not None and spec.retrain.every is not None:
+        state.setdefault("schedule_from_ms", run.window_end)  # a schedule starts here
     events = _episode_alerts(spec, run, state)
     _store_run(svc, spec, run, events, state, owner, ev.baseline)
     delivered = [_deliver(svc, spec, run, e) for e in events]
     if svc.metrics is not None:
         svc.metrics.observe(run)
+    canary = _canary(svc, spec, run, state, owner)
+    if canary is not None:
+        delivered.append(canary)
+    if state.get("canary_active"):  # one challenger at a time: the canary decides first
+        return dataclasses.replace(run, alerts=tuple(delivered))
     retrain = _retrain(svc, spec, run, state, owner)
     if retrain is not None:
         delivered.append(retrain)
     return dataclasses.replace(run, alerts=tuple(delivered))
+
+
+def _canary(
+    svc: MonitorService, spec: Monitor, run: MonitorRun, state: dict[str, Any], owner: str
+) -> AlertEvent | None:
+    """Conclude a canary the window has enough labels for (see :mod:`._canary`)."""
+    if spec.retrain is None or spec.retrain.policy != "canary" or run.status == ERROR:
+        state.pop("canary_active", None)
+        return None
+    start, end = from_ms(run.window_start), from_ms(run.window_end)
+    try:
+        predictions = svc.logs.read("predictions", spec.endpoint, start, end)
+        feedback = svc.logs.read("feedback", spec.endpoint, start, None)
+        decision = conclude_canary_run(svc.store, spec, predictions, feedback, start=start,
+                                       end=end)  # fmt: skip
+    except Exception as exc:  # a canary that cannot be judged stays as it is, reported
+        _log.exception("monitor %s: the canary could not be concluded", spec.name)
+        decision = {"error": f"{type(exc).__name__}: {exc}"}
+    if decision is None:
+        state["canary_active"] = _canary_split(svc, spec)
+        _save_state(svc, spec, state, owner)
+        return None
+    state["canary_active"] = "error" in decision
+    if "error" in decision:
+        message = f"canary not concluded: {decision['error']}"
+    else:
+        verdict = "promoted" if decision["promoted"] else "rolled back"
+        scores = decision["scores"]
+        message = (f"canary {verdict}: {decision['metric']} {scores['challenger']:.4g} "
+                   f"(challenger) vs {scores['champion']:.4g} (champion)")  # fmt: skip
+    event = _event(spec, run, "retrain", message, decision)
+    with svc.store.write() as conn:
+        _insert_event(conn, event)
+    _save_state(svc, spec, state, owner)
+    return _deliver(svc, spec, run, event)
+
+
+def _canary_split(svc: MonitorService, spec: Monitor) -> bool:
+    from loopml.serving import EndpointStore
+
+    try:
+        routes = EndpointStore(svc.store).get(spec.endpoint).spec.routes
+    except LoopMLError:
+        return False
+    return any(r.model.endswith(f"@{CHALLENGER}") for r in routes)
+
+
+def _save_state(svc: MonitorService, spec: Monitor, state: dict[str, Any], owner: str) -> None:
+    with svc.store.write() as conn:
+        conn.execute(
+            update(MonitorRow)
+            .where(MonitorRow.name == spec.name, MonitorRow.lease_owner == owner)
+            .values(state_json=_json(state))
+        )
 
 
 def _store_reports(svc: MonitorService, spec: Monitor, run: MonitorRun) -> MonitorRun:
@@ -231,9 +293,15 @@ def _retrain(
     reasons = tuple(
         k for k in ("drift", "performance") if run.checks.get(k, {}).get("status") == FAIL
     )
+    last = state.get("last_retrain_ms")
+    if block is not None and block.every is not None:
+        # A schedule: the clock starts at the first run (a new monitor does not retrain at
+        # once) and restarts at every retrain, whatever triggered it.
+        anchor = max(last or 0, state.get("schedule_from_ms", run.window_end))
+        if run.window_end - anchor >= parse_duration(block.every).total_seconds() * 1000:
+            reasons = (*reasons, "schedule")
     if block is None or not reasons:
         return None
-    last = state.get("last_retrain_ms")
     cooldown = parse_duration(block.cooldown, allow_zero=True).total_seconds() * 1000
     if last is not None and run.window_end - last < cooldown:
         return None
@@ -243,7 +311,10 @@ def _retrain(
         reference=spec.reference,
         run_id=run.run_id,
         reasons=reasons,
-        messages={k: run.checks[k]["message"] for k in reasons},
+        messages={
+            k: run.checks[k]["message"] if k in run.checks else f"every {block.every}"
+            for k in reasons
+        },  # fmt: skip
         retrain=block,
         window_start=from_ms(run.window_start),
         window_end=from_ms(run.window_end),

@@ -169,18 +169,25 @@ class RetrainSpec(_Strict):
 
     ``pipeline``: ``module:attribute`` or a path; ``policy``: how the candidate is promoted
     (``gates``, ``canary`` or ``approval``); ``cooldown``: no second trigger sooner;
+    ``every``: also retrain on this schedule, drift or not (the clock starts at the first run);
     ``params``: passed on as they are.
     """
 
     pipeline: str = Field(min_length=1, max_length=1000)
     policy: Literal["gates", "canary", "approval"] = "gates"
     cooldown: str = "1h"
+    every: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("cooldown")
     @classmethod
     def _cooldown(cls, value: str) -> str:
         return _duration(value, "cooldown", allow_zero=True)
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: str | None) -> str | None:
+        return None if value is None else _duration(value, "retrain.every")
 
 
 class Monitor(_Strict):
