@@ -57,6 +57,9 @@ class Settings(BaseSettings):
             (``LOOPML_MONITORS_SCHEDULE``, default true; every replica may: a due monitor is
             claimed by exactly one).
         monitors_poll_s: seconds between the monitor scheduler's looks at the store.
+        monitors_retrain_handler: ``module:function`` that ``loopml server`` hands monitors'
+            retrain triggers to (empty: none; a handler installed with
+            ``set_retrain_handler`` wins).
     """
 
     model_config = SettingsConfigDict(env_prefix="LOOPML_", extra="ignore")
@@ -88,6 +91,7 @@ class Settings(BaseSettings):
     serve_shadow_queue: int = Field(default=1000, ge=1)
     monitors_schedule: bool = True
     monitors_poll_s: float = Field(default=15.0, gt=0, le=3600)
+    monitors_retrain_handler: str = "loopml.client:pipeline_retrain_handler"
 
     def resolved_db_url(self) -> str:
         """The metadata store URL, defaulting to SQLite under ``home``."""

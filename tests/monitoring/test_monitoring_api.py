@@ -26,6 +26,7 @@ PUBLIC = [
     "get_retrain_handler",
     "load_monitor_spec",
     "model_performance",
+    "named_retrain_handler",
     "operational_metrics",
     "run_monitor",
     "set_retrain_handler",

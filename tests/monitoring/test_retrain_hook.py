@@ -103,3 +103,24 @@ def test_process_wide_handlers_by_policy(drifting: World) -> None:
         set_retrain_handler(print, policy="yolo")
     with pytest.raises(InvalidInput, match="callable"):
         set_retrain_handler("flows:retrain")  # type: ignore[arg-type]
+
+
+def seen_by_name(trigger: RetrainTrigger) -> str:
+    """A handler that a setting names (``tests``' modules are importable by name)."""
+    return f"named handler saw {trigger.monitor}"
+
+
+def test_a_handler_named_by_a_setting_is_imported_at_its_first_trigger(drifting: World) -> None:
+    from loopml.monitoring import named_retrain_handler
+
+    with pytest.raises(InvalidInput, match="module:function"):
+        named_retrain_handler("no colon")
+    service = drifting.service(retrain_handler=named_retrain_handler(f"{__name__}:seen_by_name"))
+    service.create({**SPEC, "retrain": {**SPEC["retrain"], "cooldown": "0s"}})
+    (event,) = [a for a in service.run("fraud", now=START + HOUR).alerts if a.kind == "retrain"]
+    assert event.figures["outcome"] == {"status": "ok", "result": "named handler saw fraud"}
+    broken = drifting.service(retrain_handler=named_retrain_handler("loopml:nothing_here"))
+    broken.create({**SPEC, "name": "other", "retrain": {**SPEC["retrain"], "cooldown": "0s"}})
+    (failed,) = [a for a in broken.run("other", now=START + HOUR).alerts if a.kind == "retrain"]
+    assert failed.figures["outcome"]["status"] == "failed"
+    assert "cannot import retrain handler" in failed.figures["outcome"]["error"]

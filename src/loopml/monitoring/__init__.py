@@ -49,7 +49,12 @@ from loopml.monitoring._operational import operational_metrics
 from loopml.monitoring._performance import model_performance
 from loopml.monitoring._prometheus import MonitorMetrics
 from loopml.monitoring._report import Chart, DriftReport, FeatureDrift
-from loopml.monitoring._retrain import RetrainTrigger, get_retrain_handler, set_retrain_handler
+from loopml.monitoring._retrain import (
+    RetrainTrigger,
+    get_retrain_handler,
+    named_retrain_handler,
+    set_retrain_handler,
+)
 from loopml.monitoring._scheduler import MonitorScheduler
 from loopml.monitoring._service import MonitorService, run_monitor
 from loopml.monitoring._spec import Monitor, load_monitor_spec
@@ -82,6 +87,7 @@ __all__ = [
     "get_retrain_handler",
     "load_monitor_spec",
     "model_performance",
+    "named_retrain_handler",
     "operational_metrics",
     "run_monitor",
     "set_retrain_handler",

@@ -34,7 +34,13 @@ from typing import Any
 from loopml.errors import InvalidInput
 from loopml.monitoring._spec import RetrainSpec
 
-__all__ = ["RetrainHandler", "RetrainTrigger", "get_retrain_handler", "set_retrain_handler"]
+__all__ = [
+    "RetrainHandler",
+    "RetrainTrigger",
+    "get_retrain_handler",
+    "named_retrain_handler",
+    "set_retrain_handler",
+]
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,36 @@ def set_retrain_handler(handler: RetrainHandler | None, *, policy: str | None = 
             _handlers.pop(policy, None)
         else:
             _handlers[policy] = handler
+
+
+def named_retrain_handler(target: str) -> RetrainHandler:
+    """The handler ``module:function`` names, imported when first called: how a server
+    that must not import the code above it (``LOOPML_MONITORS_RETRAIN_HANDLER``, by default
+    ``loopml.client:pipeline_retrain_handler``) still runs it.
+
+    Raises:
+        InvalidInput: ``target`` is not ``module:function`` (at once); it cannot be imported
+            or is not callable (at the first trigger, recorded as the handler's failure).
+    """
+    module, colon, attr = target.partition(":")
+    if not colon or not module or not attr:
+        raise InvalidInput(f"a retrain handler is named module:function, not {target!r}")
+    found: list[RetrainHandler] = []
+
+    def handler(trigger: RetrainTrigger) -> Any:
+        if not found:
+            import importlib
+
+            try:
+                fn = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as exc:
+                raise InvalidInput(f"cannot import retrain handler {target!r}: {exc}") from None
+            if not callable(fn):
+                raise InvalidInput(f"retrain handler {target!r} is not callable")
+            found.append(fn)
+        return found[0](trigger)
+
+    return handler
 
 
 def get_retrain_handler(policy: str | None = None) -> RetrainHandler | None:

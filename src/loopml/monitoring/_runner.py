@@ -314,7 +314,7 @@ def _retrain(
         messages={
             k: run.checks[k]["message"] if k in run.checks else f"every {block.every}"
             for k in reasons
-        },  # fmt: skip
+        },
         retrain=block,
         window_start=from_ms(run.window_start),
         window_end=from_ms(run.window_end),

@@ -11,7 +11,13 @@ from fastapi import FastAPI, Response
 
 from loopml.config import Settings, load_settings
 from loopml.data import DatasetCatalog
-from loopml.monitoring import MonitorMetrics, MonitorScheduler, MonitorService
+from loopml.monitoring import (
+    MonitorMetrics,
+    MonitorScheduler,
+    MonitorService,
+    get_retrain_handler,
+    named_retrain_handler,
+)
 from loopml.pipeline import CacheIndex
 from loopml.registry import ModelRegistry
 from loopml.server._errors import install_error_handlers
@@ -49,9 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "pipeline_cache": CacheIndex(app.state.tracking.store, app.state.tracking.blobs),
         "registry": app.state.registry,
     }
+    named = settings.monitors_retrain_handler
     app.state.monitors = MonitorService.from_settings(
         settings, store=app.state.tracking.store, blobs=app.state.tracking.blobs,
         metrics=MonitorMetrics(),
+        retrain_handler=get_retrain_handler() or (named_retrain_handler(named) if named else None),
     )  # fmt: skip
     install_error_handlers(app)
     # The MLflow UI calls the same API under /ajax-api.
