@@ -128,3 +128,19 @@ def test_a_canary_that_does_worse_is_rolled_back(lite: World, tmp_path: Any) -> 
     assert not event.figures["promoted"] and "rolled back" in event.message
     assert registry.get_version_by_alias("fraud", "production").version == champion
     assert [r.model for r in endpoints.get("fraud").spec.routes] == ["models:/fraud@production"]
+
+
+def test_one_retrain_per_drift_episode(lite: World) -> None:
+    # Hours 0-1 drift, 2 does not, 3 drifts again: two episodes.
+    for hour, shift in enumerate((1.5, 1.5, 0.0, 1.5)):
+        lite.traffic.predict(START + hour * HOUR, 150, shift=shift)
+    calls: list[Any] = []
+    service = lite.service(retrain_handler=lambda t: calls.append(t) or "started")
+    service.create({"name": "fraud", "endpoint": "fraud", "reference": "train@1",
+                    "features": ["amount"], "reference_prediction": "prediction",
+                    "retrain": {"pipeline": "flows:fraud", "cooldown": "0s"}})  # fmt: skip
+    runs = [service.run("fraud", now=START + h * HOUR) for h in (1, 2, 3, 4)]
+    assert [r.checks["drift"]["status"] for r in runs] == ["fail", "fail", "pass", "fail"]
+    fired = [i for i, r in enumerate(runs) if any(a.kind == "retrain" for a in r.alerts)]
+    assert fired == [0, 3]  # the second hour of the first episode does not retrain again
+    assert [c.window_start for c in calls] == [START, START + 3 * HOUR]

@@ -1,7 +1,9 @@
 """The retrain hook: what a monitor hands to whoever retrains when a run says it is due.
 
 A monitor with a ``retrain`` block calls a handler when one of its runs fails the drift or
-the performance check and the block's ``cooldown`` has passed since the last trigger
+the performance check, no retrain was started yet in that episode (a check that keeps
+failing does not retrain again until it has passed once; a handler that failed did not
+start one) and the block's ``cooldown`` has passed since the last trigger
 (measured on the runs' clock, the end of their windows). The handler gets a
 :class:`RetrainTrigger`; what it returns (a dict, a string, None) is recorded as the outcome
 of an alert event of kind ``retrain``, as is an exception it raises (the run is stored

@@ -290,8 +290,14 @@ def _retrain(
     svc: MonitorService, spec: Monitor, run: MonitorRun, state: dict[str, Any], owner: str
 ) -> AlertEvent | None:
     block = spec.retrain
+    # One retrain per episode: a check that keeps failing after a retrain was started for it
+    # does not retrain again until it has passed once (a new episode); the cooldown spaces
+    # episodes. A handler that failed (or none) has not retrained: the next run tries again.
+    episodes = state.get("episodes", {})
     reasons = tuple(
-        k for k in ("drift", "performance") if run.checks.get(k, {}).get("status") == FAIL
+        k
+        for k in ("drift", "performance")
+        if run.checks.get(k, {}).get("status") == FAIL and not episodes.get(k, {}).get("retrained")
     )
     last = state.get("last_retrain_ms")
     if block is not None and block.every is not None:
@@ -331,6 +337,10 @@ def _retrain(
             _log.exception("monitor %s: the retrain handler failed", spec.name)
             outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     state["last_retrain_ms"] = run.window_end
+    if outcome["status"] == "ok":
+        for kind in reasons:
+            if kind in episodes:
+                episodes[kind]["retrained"] = True
     message = (
         f"retrain {block.pipeline} ({block.policy}) due on {', '.join(reasons)}: "
         f"handler {outcome['status']}"
