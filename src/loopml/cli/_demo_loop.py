@@ -11,6 +11,7 @@ verdicts; not the timings).
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import threading
 import time
@@ -205,7 +206,10 @@ def run_demo(settings: Settings, *, seed: int, step: Step) -> DemoResult:
         drifted = transactions(3000, seed=seed + 4, drifted=True)
         result.phases.append(_replay(http, drifted, "after drift"))
         time.sleep(settings.serve_log_flush_s + 0.5)  # the logs reach the store
-        window_end = datetime.now(UTC) + timedelta(seconds=1)
+        # The monitor's window is exactly the drifted traffic: it starts where that began
+        # (whole seconds), so no request from before the drift leaks in, whatever the timing.
+        seconds = math.ceil((datetime.now(UTC) - window_start).total_seconds()) + 1
+        window_end = window_start + timedelta(seconds=seconds)
         lap("traffic after drift")
 
         step("monitor: drift and performance, then retrain")
@@ -216,7 +220,6 @@ def run_demo(settings: Settings, *, seed: int, step: Step) -> DemoResult:
             outcomes.append(pipeline_retrain_handler(trigger))
             return outcomes[-1]
 
-        seconds = int((window_end - window_start).total_seconds()) + 1
         monitors = MonitorService.from_settings(settings, store=store,
                                                 retrain_handler=retrain_handler)  # fmt: skip
         monitors.create({

@@ -314,6 +314,8 @@ def _labelled_window(trigger: RetrainTrigger, target: str, reference: pd.DataFra
     served = served[(served["status"] == 200) & (served["row"] >= 0)]
     labels = labels.sort_values("timestamp").drop_duplicates(["request_id", "row"], keep="last")
     joined = served.merge(labels[["request_id", "row", "label"]], on=["request_id", "row"])
+    # One order whatever the files' names and flush timing: training is then reproducible.
+    joined = joined.sort_values(["request_id", "row"], kind="stable")
     features = [c for c in reference.columns if c != target and f"f.{c}" in joined.columns]
     out = joined[[f"f.{c}" for c in features]].rename(columns=lambda c: c[2:])
     out[target] = joined["label"].to_numpy()
