@@ -72,6 +72,17 @@ class InvalidInput(LoopMLError, ValueError):
     mlflow_code = "INVALID_PARAMETER_VALUE"
     exit_code = 2
 
+    @classmethod
+    def from_validation(cls, exc: Any, what: str) -> InvalidInput:
+        """One error naming each bad field of a pydantic ``ValidationError`` (of a spec of
+        ``what``: an endpoint, a monitor), with the list in ``details["problems"]``."""
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or what}: "
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
+        return cls(f"invalid {what}: " + "; ".join(problems), details={"problems": problems})
+
 
 class PayloadTooLarge(InvalidInput):
     """A body, batch or value is over a documented limit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import loopml
-from loopml.client import set_client
+from _servers import ThreadedAppServer
+from loopml.client import Client, set_client
+from loopml.config import Settings
+from loopml.server import create_app
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +58,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     while loopml.active_run() is not None:
         loopml.end_run()
     set_client(None)
+
+
+@pytest.fixture(params=["embedded", pytest.param("remote", marks=pytest.mark.remote)])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Client]:
+    """The process client, on an embedded home or on a live ``loopml server``."""
+    with contextlib.ExitStack() as stack:
+        settings = Settings(home=tmp_path / "home")
+        if request.param == "remote":
+            server = stack.enter_context(ThreadedAppServer(create_app(settings)))
+            settings = Settings(home=tmp_path / "client", tracking_uri=server.url)
+        c = Client(settings)
+        set_client(c)
+        yield c
+        while loopml.active_run() is not None:
+            loopml.end_run()
+        set_client(None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,26 +10,8 @@ import pandas as pd
 import pytest
 
 import loopml
-from _servers import ThreadedAppServer
-from loopml.client import Client, set_client
-from loopml.config import Settings
+from loopml.client import Client
 from loopml.errors import InvalidInput, NotFound
-from loopml.server import create_app
-
-
-@pytest.fixture(params=["embedded", pytest.param("remote", marks=pytest.mark.remote)])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Client]:
-    with contextlib.ExitStack() as stack:
-        settings = Settings(home=tmp_path / "home")
-        if request.param == "remote":
-            server = stack.enter_context(ThreadedAppServer(create_app(settings)))
-            settings = Settings(home=tmp_path / "client", tracking_uri=server.url)
-        c = Client(settings)
-        set_client(c)
-        yield c
-        while loopml.active_run() is not None:
-            loopml.end_run()
-        set_client(None)
 
 
 def test_log_model_and_load_it_back_by_run(

@@ -3,12 +3,10 @@ same calls, entities, errors, audit trail and promotion gates either way."""
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import itertools
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +17,9 @@ from sklearn.tree import DecisionTreeClassifier
 from typer.testing import CliRunner
 
 import loopml
-from _servers import ThreadedAppServer
-from loopml.client import Client, set_client
-from loopml.config import Settings
+from loopml.client import Client
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.registry import GateFailed, ModelVersion, Stage, promote
-from loopml.server import create_app
-
-
-@pytest.fixture(params=["embedded", pytest.param("remote", marks=pytest.mark.remote)])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Client]:
-    with contextlib.ExitStack() as stack:
-        settings = Settings(home=tmp_path / "home")
-        if request.param == "remote":
-            server = stack.enter_context(ThreadedAppServer(create_app(settings)))
-            settings = Settings(home=tmp_path / "client", tracking_uri=server.url)
-        c = Client(settings)
-        set_client(c)
-        yield c
-        while loopml.active_run() is not None:
-            loopml.end_run()
-        set_client(None)
 
 
 def _train(X: pd.DataFrame, y: pd.Series, depth: int, name: str = "iris") -> ModelVersion:

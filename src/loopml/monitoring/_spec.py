@@ -290,14 +290,7 @@ class Monitor(_Strict):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            problems = [
-                f"{'.'.join(str(p) for p in e['loc']) or 'monitor'}: "
-                + e["msg"].removeprefix("Value error, ")
-                for e in exc.errors()
-            ]
-            raise InvalidInput(
-                "invalid monitor: " + "; ".join(problems), details={"problems": problems}
-            ) from None
+            raise InvalidInput.from_validation(exc, "monitor") from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, without the fields left at None."""

@@ -143,13 +143,7 @@ class EndpointSpec(_Strict):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            problems = [
-                f"{'.'.join(str(p) for p in e['loc']) or 'endpoint'}: {e['msg']}"
-                for e in exc.errors()
-            ]
-            raise InvalidInput(
-                "invalid endpoint: " + "; ".join(problems), details={"problems": problems}
-            ) from None
+            raise InvalidInput.from_validation(exc, "endpoint") from None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
