@@ -41,6 +41,8 @@ def test_demo_closes_the_loop(home: Path, tmp_path: Path, monkeypatch: pytest.Mo
     }
     assert drifted["f1"] < before["f1"] - 0.1
     assert out["drift"]["verdict"] == "fail"
+    assert out["drift"]["checks"]["drift"] == "fail"  # each check's own verdict, by name
+    assert out["drift"]["checks"]["performance"] == "fail"
     assert {"amount", "channel", "country"} <= set(out["drift"]["drifted"])
     assert "hour" not in out["drift"]["drifted"]  # its distribution never changed
     retrain = out["retrain"]

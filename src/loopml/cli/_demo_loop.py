@@ -238,7 +238,7 @@ def run_demo(settings: Settings, *, seed: int, step: Step) -> DemoResult:
         drifted_features = run.drift_report.drifted_features if run.drift_report else []
         result.drift = {"verdict": run.verdict, "drifted": list(drifted_features),
                         "share": run.drift_report.share_drifted if run.drift_report else None,
-                        "checks": {k: v.get("passed") for k, v in run.checks.items()}}  # fmt: skip
+                        "checks": {k: v.get("status") for k, v in run.checks.items()}}  # fmt: skip
         if not outcomes:
             raise RuntimeError(f"the monitor did not ask for a retrain: {run.checks}")
         result.retrain = outcomes[0]

@@ -18,6 +18,7 @@ from typing import Any
 from loopml.config import Settings
 from loopml.errors import InvalidInput, NotFound
 from loopml.serving._batcher import BatchPolicy
+from loopml.serving._heap import HeapFreezer
 from loopml.serving._loading import StoreSource
 from loopml.serving._metrics import ServingMetrics
 from loopml.serving._model import ServedModel
@@ -58,6 +59,7 @@ class ModelPool:
         self._source: StoreSource | None = None
         self._endpoints: dict[str, Endpoint] = {}
         self._task: asyncio.Task[None] | None = None
+        self.heap = HeapFreezer()
         for endpoint in endpoints:
             if endpoint.name in self._endpoints:
                 raise InvalidInput(f"two endpoints are named {endpoint.name!r}")
@@ -195,6 +197,7 @@ class ModelPool:
         for model in endpoint.swap(table):
             model.retire()
         self.metrics.swaps.labels(endpoint.name, "ok").inc()
+        self.heap.refreeze_soon()  # the retired versions' cycles are collected, the new frozen
 
     def status(self) -> list[dict[str, Any]]:
         """What each endpoint serves, its swaps and its last error (``GET /endpoints``)."""
@@ -208,7 +211,9 @@ class ModelPool:
         return self.metrics.render()
 
     async def start(self) -> None:
-        """Start the shadow tasks and the watcher (in the serving event loop)."""
+        """Start the shadow tasks and the watcher (in the serving event loop), and freeze the
+        heap: everything loaded so far lives as long as the pool (see ``_heap``)."""
+        self.heap.freeze()
         self.shadows.start()
         if self.watcher is not None and self._task is None:
             self._task = asyncio.create_task(self.watcher.run())
@@ -228,6 +233,7 @@ class ModelPool:
         if self.closed:
             return
         self.closed = True
+        self.heap.thaw()
         for endpoint in self._endpoints.values():
             for model in endpoint.models:
                 model.close()
