@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from loopml.artifacts import normalize_artifact_path
 from loopml.errors import InvalidInput, NotFound
@@ -79,16 +80,18 @@ def _locate(service: TrackingService, raw: str) -> _Target:
 
 @router.put("/artifacts/{path:path}")
 async def upload(path: str, request: Request) -> Response:
-    target = _locate(_service(request), path)
+    # The body is received on the loop; finding the run and storing the file (an object
+    # store transfer) run in the thread pool, as every other handler here does.
+    target = await run_in_threadpool(_locate, _service(request), path)
     if not target.rel:
         raise InvalidInput("give a file path below the artifacts/ directory")
     async with received_file(request) as tmp:
-        target.upload(tmp)
+        await run_in_threadpool(target.upload, tmp)
     return reply({})
 
 
 @router.get("/artifacts/{path:path}")
-async def download(path: str, request: Request) -> Response:
+def download(path: str, request: Request) -> Response:
     target = _locate(_service(request), path)
     data = target.read()
     name = target.rel.rsplit("/", 1)[-1].replace('"', "")
@@ -104,7 +107,7 @@ async def download(path: str, request: Request) -> Response:
 
 
 @router.get("/artifacts")
-async def list_files(request: Request) -> Response:
+def list_files(request: Request) -> Response:
     raw = request.query_params.get("path", "")
     try:
         target = _locate(_service(request), raw)
@@ -125,7 +128,7 @@ async def list_files(request: Request) -> Response:
 
 
 @router.delete("/artifacts/{path:path}")
-async def delete(path: str, request: Request) -> Response:
+def delete(path: str, request: Request) -> Response:
     target = _locate(_service(request), path)
     if target.delete() == 0:
         raise NotFound(f"{target.owner} has no artifact {target.rel!r}")

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.errors import InvalidInput
-from loopml.server._wire import read_fields, reply
+from loopml.server._wire import reply
 from loopml.server.mlflow._convert import experiment_json
+from loopml.server.mlflow._fields import FieldsIn
 from loopml.tracking import TrackingService, ViewType
 
 __all__ = ["router"]
@@ -36,8 +37,7 @@ def _tags(items: list[Any]) -> dict[str, str]:
 
 
 @router.post("/experiments/create")
-async def create(request: Request) -> Response:
-    f = await read_fields(request)
+def create(request: Request, f: FieldsIn) -> Response:
     experiment_id = _service(request).experiments.create(
         f.string("name"),
         artifact_location=f.string("artifact_location", required=False) or None,
@@ -47,22 +47,19 @@ async def create(request: Request) -> Response:
 
 
 @router.get("/experiments/get")
-async def get(request: Request) -> Response:
-    f = await read_fields(request)
+def get(request: Request, f: FieldsIn) -> Response:
     experiment = _service(request).experiments.get(f.string("experiment_id"))
     return reply({"experiment": experiment_json(experiment)})
 
 
 @router.get("/experiments/get-by-name")
-async def get_by_name(request: Request) -> Response:
-    f = await read_fields(request)
+def get_by_name(request: Request, f: FieldsIn) -> Response:
     experiment = _service(request).experiments.get_by_name(f.string("experiment_name"))
     return reply({"experiment": experiment_json(experiment)})
 
 
 @router.api_route("/experiments/search", methods=["GET", "POST"])
-async def search(request: Request) -> Response:
-    f = await read_fields(request)
+def search(request: Request, f: FieldsIn) -> Response:
     view = _VIEW.get(str(f.string("view_type", required=False, default="ACTIVE_ONLY")).upper())
     if view is None:
         raise InvalidInput("view_type must be ACTIVE_ONLY, DELETED_ONLY or ALL.")
@@ -88,29 +85,25 @@ async def search(request: Request) -> Response:
 
 
 @router.post("/experiments/update")
-async def update(request: Request) -> Response:
-    f = await read_fields(request)
+def update(request: Request, f: FieldsIn) -> Response:
     _service(request).experiments.rename(f.string("experiment_id"), f.string("new_name"))
     return reply({})
 
 
 @router.post("/experiments/delete")
-async def delete(request: Request) -> Response:
-    f = await read_fields(request)
+def delete(request: Request, f: FieldsIn) -> Response:
     _service(request).experiments.delete(f.string("experiment_id"))
     return reply({})
 
 
 @router.post("/experiments/restore")
-async def restore(request: Request) -> Response:
-    f = await read_fields(request)
+def restore(request: Request, f: FieldsIn) -> Response:
     _service(request).experiments.restore(f.string("experiment_id"))
     return reply({})
 
 
 @router.post("/experiments/set-experiment-tag")
-async def set_tag(request: Request) -> Response:
-    f = await read_fields(request)
+def set_tag(request: Request, f: FieldsIn) -> Response:
     _service(request).experiments.set_tag(
         f.string("experiment_id"), f.string("key"), f.string("value", required=False, default="")
     )

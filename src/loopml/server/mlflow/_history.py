@@ -13,9 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.errors import InvalidInput
-from loopml.server._wire import Fields, read_fields, reply
+from loopml.server._wire import Fields, reply
 from loopml.server.mlflow._convert import metric_json
 from loopml.server.mlflow._experiments import _service
+from loopml.server.mlflow._fields import FieldsIn
 from loopml.tracking import Metric
 
 __all__ = ["router"]
@@ -40,8 +41,7 @@ def _with_run(run_id: str, points: list[Metric]) -> list[dict[str, Any]]:
 
 
 @router.get("/metrics/get-history-bulk")
-async def get_history_bulk(request: Request) -> Response:
-    f = await read_fields(request)
+def get_history_bulk(request: Request, f: FieldsIn) -> Response:
     run_ids = _run_ids(f, "run_id")
     key = f.string("metric_key")
     limit = min(f.integer("max_results", default=_MAX_BULK), _MAX_BULK)
@@ -66,8 +66,7 @@ def _sample(steps: list[int], limit: int) -> set[int]:
 
 
 @router.get("/metrics/get-history-bulk-interval")
-async def get_history_bulk_interval(request: Request) -> Response:
-    f = await read_fields(request)
+def get_history_bulk_interval(request: Request, f: FieldsIn) -> Response:
     run_ids = _run_ids(f, "run_ids")
     key = f.string("metric_key")
     limit = f.integer("max_results", default=_MAX_PER_RUN)

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.errors import InvalidInput
-from loopml.server._wire import Fields, read_fields, reply
+from loopml.server._wire import Fields, reply
 from loopml.server.mlflow._convert import MODEL_STATUS_FROM_WIRE, logged_model_json
 from loopml.server.mlflow._experiments import _service, _tags
+from loopml.server.mlflow._fields import FieldsIn
 from loopml.tracking import ModelOrder, ModelOutput
 
 __all__ = ["router"]
@@ -28,8 +29,7 @@ def _objects(f: Fields, name: str) -> list[Fields]:
 
 
 @router.post("/logged-models")
-async def create(request: Request) -> Response:
-    f = await read_fields(request)
+def create(request: Request, f: FieldsIn) -> Response:
     model = _service(request).logged_models.create(
         f.string("experiment_id"),
         name=f.string("name", required=False) or None,
@@ -42,8 +42,7 @@ async def create(request: Request) -> Response:
 
 
 @router.post("/logged-models/search")
-async def search(request: Request) -> Response:
-    f = await read_fields(request)
+def search(request: Request, f: FieldsIn) -> Response:
     experiment_ids = f.items("experiment_ids")
     if not experiment_ids:
         raise InvalidInput("Missing value for required parameter 'experiment_ids'.")
@@ -79,8 +78,7 @@ async def search(request: Request) -> Response:
 
 
 @router.get("/logged-models/{model_id}")
-async def get(model_id: str, request: Request) -> Response:
-    f = await read_fields(request)
+def get(model_id: str, request: Request, f: FieldsIn) -> Response:
     model = _service(request).logged_models.get(
         model_id, allow_deleted=f.flag("allow_deleted", default=False)
     )
@@ -88,8 +86,7 @@ async def get(model_id: str, request: Request) -> Response:
 
 
 @router.patch("/logged-models/{model_id}")
-async def finalize(model_id: str, request: Request) -> Response:
-    f = await read_fields(request)
+def finalize(model_id: str, request: Request, f: FieldsIn) -> Response:
     raw = f.data.get("status")
     ok = isinstance(raw, str | int) and not isinstance(raw, bool)
     status = MODEL_STATUS_FROM_WIRE.get(raw) if ok else None
@@ -103,35 +100,31 @@ async def finalize(model_id: str, request: Request) -> Response:
 
 
 @router.delete("/logged-models/{model_id}")
-async def delete(model_id: str, request: Request) -> Response:
-    await read_fields(request)
+def delete(model_id: str, request: Request, _body: FieldsIn) -> Response:  # a bad body: 400
     _service(request).logged_models.delete(model_id)
     return reply({})
 
 
 @router.patch("/logged-models/{model_id}/tags")
-async def set_tags(model_id: str, request: Request) -> Response:
-    f = await read_fields(request)
+def set_tags(model_id: str, request: Request, f: FieldsIn) -> Response:
     model = _service(request).logged_models.set_tags(model_id, _tags(f.items("tags")))
     return reply({"model": logged_model_json(model)})
 
 
 @router.delete("/logged-models/{model_id}/tags/{tag_key:path}")
-async def delete_tag(model_id: str, tag_key: str, request: Request) -> Response:
+def delete_tag(model_id: str, tag_key: str, request: Request) -> Response:
     _service(request).logged_models.delete_tag(model_id, tag_key)
     return reply({})
 
 
 @router.post("/logged-models/{model_id}/params")
-async def log_params(model_id: str, request: Request) -> Response:
-    f = await read_fields(request)
+def log_params(model_id: str, request: Request, f: FieldsIn) -> Response:
     _service(request).logged_models.log_params(model_id, _tags(f.items("params")))
     return reply({})
 
 
 @router.get("/logged-models/{model_id}/artifacts/directories")
-async def list_artifacts(model_id: str, request: Request) -> Response:
-    f = await read_fields(request)
+def list_artifacts(model_id: str, request: Request, f: FieldsIn) -> Response:
     service = _service(request)
     model = service.logged_models.get(model_id)
     path = f.string("artifact_directory_path", required=False, default="")
@@ -145,8 +138,7 @@ async def list_artifacts(model_id: str, request: Request) -> Response:
 
 
 @router.post("/runs/outputs")
-async def log_outputs(request: Request) -> Response:
-    f = await read_fields(request)
+def log_outputs(request: Request, f: FieldsIn) -> Response:
     outputs = [
         ModelOutput(o.string("model_id"), o.integer("step", default=0))
         for o in _objects(f, "models")

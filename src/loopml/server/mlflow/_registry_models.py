@@ -14,8 +14,9 @@ from fastapi.responses import Response
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.registry import ModelRegistry, ModelVersion, RegisteredModel
-from loopml.server._wire import Fields, read_fields, reply
+from loopml.server._wire import Fields, reply
 from loopml.server.mlflow._experiments import _tags
+from loopml.server.mlflow._fields import FieldsIn
 
 __all__ = ["model_json", "registry", "router", "version_json", "version_number"]
 
@@ -97,8 +98,7 @@ def _model_reply(reg: ModelRegistry, model: RegisteredModel) -> Response:
 
 
 @router.post("/registered-models/create")
-async def create(request: Request) -> Response:
-    f = await read_fields(request)
+def create(request: Request, f: FieldsIn) -> Response:
     reg = registry(request)
     model = reg.create_model(
         f.string("name"),
@@ -109,15 +109,13 @@ async def create(request: Request) -> Response:
 
 
 @router.get("/registered-models/get")
-async def get(request: Request) -> Response:
-    f = await read_fields(request)
+def get(request: Request, f: FieldsIn) -> Response:
     reg = registry(request)
     return _model_reply(reg, reg.get_model(f.string("name")))
 
 
 @router.get("/registered-models/search")
-async def search(request: Request) -> Response:
-    f = await read_fields(request)
+def search(request: Request, f: FieldsIn) -> Response:
     reg = registry(request)
     page = reg.search_models(
         f.string("filter", required=False) or None,
@@ -132,15 +130,13 @@ async def search(request: Request) -> Response:
 
 
 @router.post("/registered-models/rename")
-async def rename(request: Request) -> Response:
-    f = await read_fields(request)
+def rename(request: Request, f: FieldsIn) -> Response:
     reg = registry(request)
     return _model_reply(reg, reg.rename_model(f.string("name"), f.string("new_name")))
 
 
 @router.patch("/registered-models/update")
-async def update(request: Request) -> Response:
-    f = await read_fields(request)
+def update(request: Request, f: FieldsIn) -> Response:
     reg = registry(request)
     name = f.string("name")
     if not f.has("description"):  # nothing else here is ours to update (deployment jobs)
@@ -149,15 +145,13 @@ async def update(request: Request) -> Response:
 
 
 @router.delete("/registered-models/delete")
-async def delete(request: Request) -> Response:
-    f = await read_fields(request)
+def delete(request: Request, f: FieldsIn) -> Response:
     registry(request).delete_model(f.string("name"))
     return reply({})
 
 
 @router.post("/registered-models/set-tag")
-async def set_tag(request: Request) -> Response:
-    f = await read_fields(request)
+def set_tag(request: Request, f: FieldsIn) -> Response:
     registry(request).set_model_tag(
         f.string("name"), f.string("key"), f.string("value", required=False, default="")
     )
@@ -165,29 +159,25 @@ async def set_tag(request: Request) -> Response:
 
 
 @router.delete("/registered-models/delete-tag")
-async def delete_tag(request: Request) -> Response:
-    f = await read_fields(request)
+def delete_tag(request: Request, f: FieldsIn) -> Response:
     registry(request).delete_model_tag(f.string("name"), f.string("key"))
     return reply({})
 
 
 @router.post("/registered-models/alias")
-async def set_alias(request: Request) -> Response:
-    f = await read_fields(request)
+def set_alias(request: Request, f: FieldsIn) -> Response:
     registry(request).set_alias(f.string("name"), f.string("alias"), version_number(f))
     return reply({})
 
 
 @router.delete("/registered-models/alias")
-async def delete_alias(request: Request) -> Response:
-    f = await read_fields(request)
+def delete_alias(request: Request, f: FieldsIn) -> Response:
     registry(request).delete_alias(f.string("name"), f.string("alias"))
     return reply({})
 
 
 @router.get("/registered-models/alias")
-async def get_by_alias(request: Request) -> Response:
-    f = await read_fields(request)
+def get_by_alias(request: Request, f: FieldsIn) -> Response:
     try:
         version = registry(request).get_version_by_alias(f.string("name"), f.string("alias"))
     except NotFound as exc:
@@ -200,8 +190,7 @@ async def get_by_alias(request: Request) -> Response:
 
 
 @router.api_route("/registered-models/get-latest-versions", methods=["GET", "POST"])
-async def get_latest_versions(request: Request) -> Response:
-    f = await read_fields(request)
+def get_latest_versions(request: Request, f: FieldsIn) -> Response:
     stages = [str(s) for s in f.items("stages")] or None
     versions = registry(request).get_latest_versions(f.string("name"), stages)
     return reply({"model_versions": [version_json(v) for v in versions]})

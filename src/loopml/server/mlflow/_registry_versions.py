@@ -20,8 +20,9 @@ from fastapi.responses import Response
 
 from loopml.errors import NotFound
 from loopml.registry import RETRY_WINDOW_MS, ModelVersion
-from loopml.server._wire import read_fields, reply
+from loopml.server._wire import reply
 from loopml.server.mlflow._experiments import _service, _tags
+from loopml.server.mlflow._fields import FieldsIn
 from loopml.server.mlflow._registry_models import registry, version_json, version_number
 from loopml.tracking import TrackingService
 
@@ -59,8 +60,7 @@ def _version_reply(version: ModelVersion) -> Response:
 
 
 @router.post("/model-versions/create")
-async def create(request: Request) -> Response:
-    f = await read_fields(request)
+def create(request: Request, f: FieldsIn) -> Response:
     # ``model_id`` is not read: MLflow 3 sends it with source "models:/m-<id>", which names
     # the same model and is the one the registry checks; ``run_link`` is not kept.
     version = registry(request).create_version(
@@ -75,14 +75,12 @@ async def create(request: Request) -> Response:
 
 
 @router.get("/model-versions/get")
-async def get(request: Request) -> Response:
-    f = await read_fields(request)
+def get(request: Request, f: FieldsIn) -> Response:
     return _version_reply(registry(request).get_version(f.string("name"), version_number(f)))
 
 
 @router.patch("/model-versions/update")
-async def update(request: Request) -> Response:
-    f = await read_fields(request)
+def update(request: Request, f: FieldsIn) -> Response:
     reg, name, number = registry(request), f.string("name"), version_number(f)
     if not f.has("description"):
         return _version_reply(reg.get_version(name, number))
@@ -90,8 +88,7 @@ async def update(request: Request) -> Response:
 
 
 @router.post("/model-versions/transition-stage")
-async def transition_stage(request: Request) -> Response:
-    f = await read_fields(request)
+def transition_stage(request: Request, f: FieldsIn) -> Response:
     version = registry(request).transition_stage(
         f.string("name"),
         version_number(f),
@@ -102,15 +99,13 @@ async def transition_stage(request: Request) -> Response:
 
 
 @router.delete("/model-versions/delete")
-async def delete(request: Request) -> Response:
-    f = await read_fields(request)
+def delete(request: Request, f: FieldsIn) -> Response:
     registry(request).delete_version(f.string("name"), version_number(f))
     return reply({})
 
 
 @router.get("/model-versions/search")
-async def search(request: Request) -> Response:
-    f = await read_fields(request)
+def search(request: Request, f: FieldsIn) -> Response:
     page = registry(request).search_versions(
         f.string("filter", required=False) or None,
         max_results=f.integer("max_results", default=10_000),
@@ -124,15 +119,13 @@ async def search(request: Request) -> Response:
 
 
 @router.get("/model-versions/get-download-uri")
-async def get_download_uri(request: Request) -> Response:
-    f = await read_fields(request)
+def get_download_uri(request: Request, f: FieldsIn) -> Response:
     version = registry(request).get_version(f.string("name"), version_number(f))
     return reply({"artifact_uri": _download_uri(_service(request), version.source)})
 
 
 @router.post("/model-versions/set-tag")
-async def set_tag(request: Request) -> Response:
-    f = await read_fields(request)
+def set_tag(request: Request, f: FieldsIn) -> Response:
     registry(request).set_version_tag(
         f.string("name"),
         version_number(f),
@@ -143,7 +136,6 @@ async def set_tag(request: Request) -> Response:
 
 
 @router.delete("/model-versions/delete-tag")
-async def delete_tag(request: Request) -> Response:
-    f = await read_fields(request)
+def delete_tag(request: Request, f: FieldsIn) -> Response:
     registry(request).delete_version_tag(f.string("name"), version_number(f), f.string("key"))
     return reply({})

@@ -7,12 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from loopml.errors import InvalidInput
 from loopml.ids import now_ms
 from loopml.server._wire import Fields, read_fields, reply
 from loopml.server.mlflow._convert import metric_json, run_info_json, run_json
 from loopml.server.mlflow._experiments import _service, _tags
+from loopml.server.mlflow._fields import FieldsIn
 from loopml.tracking import (
     DatasetInput,
     Metric,
@@ -67,10 +69,10 @@ async def _log(
     fast = None if model_metrics else metrics_from_dicts(raw_metrics)
     run_metrics = fast if fast is not None else [_metric(m) for m in raw_metrics]
     service = _service(request)
-    if model_metrics:
-        for model_id in model_metrics:
-            service.logged_models.get(model_id)  # an unknown model fails the whole batch
-        run_metrics = _not_logged_yet(service, run_id, run_metrics, raw_metrics)
+    if model_metrics:  # MLflow 3's log_model: reads, off the loop
+        run_metrics = await run_in_threadpool(
+            _not_logged_yet, service, run_id, run_metrics, raw_metrics, model_metrics
+        )
     metrics, params, tags = validate_batch(
         [] if fast is not None else run_metrics, parts.get("params", {}), parts.get("tags", {})
     )
@@ -81,7 +83,7 @@ async def _log(
         run_id, RunBatch(metrics=metrics, params=params, tags=tags), allow_ended=True
     )
     for model_id, points in model_metrics.items():
-        service.logged_models.log_metrics(model_id, points)
+        await run_in_threadpool(service.logged_models.log_metrics, model_id, points)
 
 
 def _model_metrics(run_id: str, raw: Sequence[Any]) -> dict[str, list[ModelMetric]]:
@@ -105,10 +107,20 @@ def _model_metrics(run_id: str, raw: Sequence[Any]) -> dict[str, list[ModelMetri
 
 
 def _not_logged_yet(
-    service: TrackingService, run_id: str, metrics: list[Metric], raw: Sequence[Any]
+    service: TrackingService,
+    run_id: str,
+    metrics: list[Metric],
+    raw: Sequence[Any],
+    model_metrics: dict[str, list[ModelMetric]],
 ) -> list[Metric]:
     """Drop model metrics that the run already has: ``log_model`` re-sends the run's
-    points of its step with the model's id, and they must not appear twice in the history."""
+    points of its step with the model's id, and they must not appear twice in the history.
+
+    Raises:
+        NotFound: a model named there does not exist (the whole batch fails).
+    """
+    for model_id in model_metrics:
+        service.logged_models.get(model_id)
     keys = {m.key for m, r in zip(metrics, raw, strict=True) if r.get("model_id")}
     seen = {
         (p.key, p.step, p.timestamp, p.value)
@@ -123,8 +135,7 @@ def _not_logged_yet(
 
 
 @router.post("/runs/create")
-async def create(request: Request) -> Response:
-    f = await read_fields(request)
+def create(request: Request, f: FieldsIn) -> Response:
     tags = _tags(f.items("tags"))
     service = _service(request)
     new = new_run(
@@ -149,8 +160,7 @@ async def create(request: Request) -> Response:
 
 
 @router.get("/runs/get")
-async def get(request: Request) -> Response:
-    f = await read_fields(request)
+def get(request: Request, f: FieldsIn) -> Response:
     service = _service(request)
     run = service.runs.get(_run_id(f))
     run_id = run.info.run_id
@@ -167,8 +177,7 @@ async def get(request: Request) -> Response:
 
 
 @router.post("/runs/log-inputs")
-async def log_inputs(request: Request) -> Response:
-    f = await read_fields(request)
+def log_inputs(request: Request, f: FieldsIn) -> Response:
     inputs = []
     for item in f.items("datasets"):
         if not isinstance(item, dict) or not isinstance(item.get("dataset"), dict):
@@ -203,8 +212,7 @@ async def log_inputs(request: Request) -> Response:
 
 
 @router.post("/runs/update")
-async def update(request: Request) -> Response:
-    f = await read_fields(request)
+def update(request: Request, f: FieldsIn) -> Response:
     status = f.string("status", required=False)
     if status is not None and status not in RunStatus.__members__:
         raise InvalidInput(f"Invalid value {status!r} for parameter 'status'.")
@@ -218,15 +226,13 @@ async def update(request: Request) -> Response:
 
 
 @router.post("/runs/delete")
-async def delete(request: Request) -> Response:
-    f = await read_fields(request)
+def delete(request: Request, f: FieldsIn) -> Response:
     _service(request).runs.delete(_run_id(f))
     return reply({})
 
 
 @router.post("/runs/restore")
-async def restore(request: Request) -> Response:
-    f = await read_fields(request)
+def restore(request: Request, f: FieldsIn) -> Response:
     _service(request).runs.restore(_run_id(f))
     return reply({})
 
@@ -257,8 +263,7 @@ async def set_tag(request: Request) -> Response:
 
 
 @router.post("/runs/delete-tag")
-async def delete_tag(request: Request) -> Response:
-    f = await read_fields(request)
+def delete_tag(request: Request, f: FieldsIn) -> Response:
     _service(request).runs.delete_tag(_run_id(f), f.string("key"))
     return reply({})
 
@@ -279,8 +284,7 @@ async def log_batch(request: Request) -> Response:
 
 
 @router.api_route("/runs/search", methods=["GET", "POST"])
-async def search(request: Request) -> Response:
-    f = await read_fields(request)
+def search(request: Request, f: FieldsIn) -> Response:
     experiment_ids = [str(e) for e in f.items("experiment_ids")]
     if not experiment_ids:
         raise InvalidInput("Missing value for required parameter 'experiment_ids'.")
@@ -299,8 +303,7 @@ async def search(request: Request) -> Response:
 
 
 @router.get("/metrics/get-history")
-async def get_history(request: Request) -> Response:
-    f = await read_fields(request)
+def get_history(request: Request, f: FieldsIn) -> Response:
     history = _service(request).runs.metric_history(_run_id(f), f.string("metric_key"))
     max_results = f.integer("max_results", default=None)
     token = f.string("page_token", required=False) or "0"

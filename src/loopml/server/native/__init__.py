@@ -21,6 +21,7 @@ import inspect
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from loopml.errors import InvalidInput, NotFound, PayloadTooLarge
 from loopml.registry import ModelRegistry
@@ -97,8 +98,8 @@ async def call(area: str, method: str, request: Request) -> Response:
         raise InvalidInput(f"{area}.{method}: {exc}") from None
     if area == "runs" and method == "write":  # the writer's flushes: group-committed
         result = await request.app.state.commits.write(*args, **kwargs)
-    else:
-        result = target(*args, **kwargs)
+    else:  # in the thread pool: a slow query or transfer never holds up other requests
+        result = await run_in_threadpool(target, *args, **kwargs)
     return reply({"result": encode(result)})
 
 
@@ -106,19 +107,20 @@ async def call(area: str, method: str, request: Request) -> Response:
 async def upload(run_id: str, path: str, request: Request) -> Response:
     """Store the body as the run's artifact file ``path``."""
     allow_ended = request.query_params.get("allow_ended", "false") == "true"
+    log_upload = _service(request).artifacts.log_upload
     async with received_file(request) as tmp:
-        info = _service(request).artifacts.log_upload(run_id, tmp, path, allow_ended=allow_ended)
+        info = await run_in_threadpool(log_upload, run_id, tmp, path, allow_ended=allow_ended)
     return reply({"result": encode(info)})
 
 
 @router.get("/runs/{run_id}/artifacts/{path:path}")
-async def download(run_id: str, path: str, request: Request) -> Response:
+def download(run_id: str, path: str, request: Request) -> Response:
     """The bytes of one artifact file, verified against its sha256."""
     return _file_reply(_service(request).artifacts.read_bytes(run_id, path))
 
 
 @router.get("/models/{model_id}/artifacts/{path:path}")
-async def download_model_file(model_id: str, path: str, request: Request) -> Response:
+def download_model_file(model_id: str, path: str, request: Request) -> Response:
     """The bytes of one file of a logged model, verified against its sha256."""
     return _file_reply(_service(request).model_artifacts.read_bytes(model_id, path))
 
@@ -133,7 +135,7 @@ def _file_reply(data: bytes) -> Response:
 
 
 @router.get("/blobs/{sha256}")
-async def get_blob(sha256: str, request: Request) -> Response:
+def get_blob(sha256: str, request: Request) -> Response:
     """A blob's bytes, verified against its name (dataset files, reports)."""
     data = _service(request).blobs.get_bytes(sha256)
     return Response(data, media_type="application/octet-stream")
@@ -142,6 +144,7 @@ async def get_blob(sha256: str, request: Request) -> Response:
 @router.put("/blobs")
 async def put_blob(request: Request) -> Response:
     """Store the body content-addressed (files recorded with a new run); answer its Blob."""
+    put_file = _service(request).blobs.put_file
     async with received_file(request) as tmp:
-        blob = _service(request).blobs.put_file(tmp)
+        blob = await run_in_threadpool(put_file, tmp)
     return reply({"result": encode(blob)})
